@@ -1,0 +1,1 @@
+//! Keelbase application layer: collections, records, rules, auth tokens, settings

@@ -1,0 +1,101 @@
+//! Validation errors in the shape the API reports them: one `{code, message, params}` per
+//! field (or per nested key), collected into a map.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// One failed check on one value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldError {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub params: Map<String, Value>,
+}
+
+impl FieldError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        FieldError {
+            code: code.to_owned(),
+            message: message.into(),
+            params: Map::new(),
+        }
+    }
+
+    pub fn with_param(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.params.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn required() -> Self {
+        FieldError::new("validation_required", "Cannot be blank.")
+    }
+
+    pub fn invalid_value(value: impl std::fmt::Display) -> Self {
+        FieldError::new(
+            "validation_invalid_value",
+            format!("Invalid value {value}."),
+        )
+        .with_param("value", value.to_string())
+    }
+}
+
+/// An error tree: leaves are [`FieldError`]s, inner nodes group errors of nested values
+/// (`fields.2.name`, `indexes.0`, `smtp.host`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ErrorNode {
+    Leaf(FieldError),
+    Group(BTreeMap<String, ErrorNode>),
+}
+
+/// The `data` object of a 400 response: field name → error.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ValidationErrors(pub BTreeMap<String, ErrorNode>);
+
+impl ValidationErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn single(key: impl Into<String>, error: FieldError) -> Self {
+        let mut errors = Self::new();
+        errors.add(key, error);
+        errors
+    }
+
+    /// Record an error for `key`; the first error of a key wins, as only one is reported.
+    pub fn add(&mut self, key: impl Into<String>, error: FieldError) {
+        self.0.entry(key.into()).or_insert(ErrorNode::Leaf(error));
+    }
+
+    /// Nest a group of errors under `key` (e.g. the errors of one field definition).
+    pub fn add_group(&mut self, key: impl Into<String>, group: ValidationErrors) {
+        if !group.is_empty() {
+            self.0.entry(key.into()).or_insert(ErrorNode::Group(group.0));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_result(self) -> Result<(), ValidationErrors> {
+        if self.is_empty() { Ok(()) } else { Err(self) }
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+}
+
+impl std::fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = self.0.keys().map(String::as_str).collect();
+        write!(f, "invalid values for: {}", keys.join(", "))
+    }
+}
+
+impl std::error::Error for ValidationErrors {}

@@ -1,0 +1,371 @@
+//! Runtime settings (`/api/settings`): the shape, the defaults of a new instance and their
+//! validation. Secrets (`smtp.password`, `s3.secret`, `backups.s3.secret`) are stored but never
+//! shown: see [`Settings::to_api_json`].
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{FieldError, ValidationErrors};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    #[serde(rename = "superuserIPs")]
+    pub superuser_ips: Vec<String>,
+    pub smtp: SmtpSettings,
+    pub backups: BackupSettings,
+    pub s3: S3Settings,
+    pub meta: MetaSettings,
+    pub rate_limits: RateLimitSettings,
+    pub trusted_proxy: TrustedProxySettings,
+    pub batch: BatchSettings,
+    pub logs: LogSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SmtpSettings {
+    pub enabled: bool,
+    pub port: i64,
+    pub host: String,
+    pub username: String,
+    pub password: String,
+    pub auth_method: String,
+    pub tls: bool,
+    pub local_name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct S3Settings {
+    pub enabled: bool,
+    pub bucket: String,
+    pub region: String,
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret: String,
+    pub force_path_style: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BackupSettings {
+    pub cron: String,
+    pub cron_max_keep: i64,
+    pub s3: S3Settings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MetaSettings {
+    pub accent_color: String,
+    pub app_name: String,
+    #[serde(rename = "appURL")]
+    pub app_url: String,
+    pub sender_name: String,
+    pub sender_address: String,
+    pub hide_controls: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RateLimitSettings {
+    pub rules: Vec<RateLimitRule>,
+    #[serde(rename = "excludedIPs")]
+    pub excluded_ips: Vec<String>,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RateLimitRule {
+    pub label: String,
+    pub audience: String,
+    pub duration: i64,
+    pub max_requests: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TrustedProxySettings {
+    pub headers: Vec<String>,
+    #[serde(rename = "useLeftmostIP")]
+    pub use_leftmost_ip: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BatchSettings {
+    pub enabled: bool,
+    pub max_requests: i64,
+    pub timeout: i64,
+    pub max_body_size: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LogSettings {
+    pub max_data_size: i64,
+    pub max_days: i64,
+    pub min_level: i64,
+    #[serde(rename = "logIP")]
+    pub log_ip: bool,
+    pub log_auth_id: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            superuser_ips: Vec::new(),
+            smtp: SmtpSettings::default(),
+            backups: BackupSettings::default(),
+            s3: S3Settings::default(),
+            meta: MetaSettings::default(),
+            rate_limits: RateLimitSettings::default(),
+            trusted_proxy: TrustedProxySettings::default(),
+            batch: BatchSettings::default(),
+            logs: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            enabled: false,
+            port: 587,
+            host: "smtp.example.com".into(),
+            username: String::new(),
+            password: String::new(),
+            auth_method: String::new(),
+            tls: false,
+            local_name: String::new(),
+        }
+    }
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        BackupSettings {
+            cron: String::new(),
+            cron_max_keep: 3,
+            s3: S3Settings::default(),
+        }
+    }
+}
+
+impl Default for MetaSettings {
+    fn default() -> Self {
+        MetaSettings {
+            accent_color: "#1055c9".into(),
+            app_name: "Acme".into(),
+            app_url: "http://localhost:8090".into(),
+            sender_name: "Support".into(),
+            sender_address: "support@example.com".into(),
+            hide_controls: false,
+        }
+    }
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        let rule = |label: &str, duration, max_requests| RateLimitRule {
+            label: label.into(),
+            audience: String::new(),
+            duration,
+            max_requests,
+        };
+        RateLimitSettings {
+            rules: vec![
+                rule("*:auth", 3, 2),
+                rule("*:create", 5, 20),
+                rule("/api/batch", 1, 3),
+                rule("/api/", 10, 300),
+            ],
+            excluded_ips: Vec::new(),
+            enabled: false,
+        }
+    }
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        BatchSettings {
+            enabled: false,
+            max_requests: 50,
+            timeout: 3,
+            max_body_size: 0,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            max_data_size: 0,
+            max_days: 5,
+            min_level: 0,
+            log_ip: true,
+            log_auth_id: false,
+        }
+    }
+}
+
+fn no_less_than(errors: &mut ValidationErrors, key: &str, value: i64, min: i64) {
+    if value < min {
+        errors.add(
+            key,
+            FieldError::new(
+                "validation_min_greater_equal_than_required",
+                format!("Must be no less than {min}."),
+            )
+            .with_param("threshold", min),
+        );
+    }
+}
+
+fn required(errors: &mut ValidationErrors, key: &str, value: &str) {
+    if value.trim().is_empty() {
+        errors.add(key, FieldError::required());
+    }
+}
+
+fn validate_s3(s3: &S3Settings) -> ValidationErrors {
+    let mut errors = ValidationErrors::new();
+    if s3.enabled {
+        required(&mut errors, "bucket", &s3.bucket);
+        required(&mut errors, "region", &s3.region);
+        required(&mut errors, "endpoint", &s3.endpoint);
+        required(&mut errors, "accessKey", &s3.access_key);
+        required(&mut errors, "secret", &s3.secret);
+    }
+    errors
+}
+
+impl Settings {
+    /// Check every group; errors are nested by group (`{"meta":{"appName":{…}}}`), as the
+    /// API reports them.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+
+        let mut meta = ValidationErrors::new();
+        required(&mut meta, "appName", &self.meta.app_name);
+        if self.meta.app_name.chars().count() > 255 {
+            meta.add(
+                "appName",
+                FieldError::new("validation_length_out_of_range", "The length must be between 1 and 255."),
+            );
+        }
+        required(&mut meta, "appURL", &self.meta.app_url);
+        required(&mut meta, "senderName", &self.meta.sender_name);
+        required(&mut meta, "senderAddress", &self.meta.sender_address);
+        errors.add_group("meta", meta);
+
+        let mut smtp = ValidationErrors::new();
+        if self.smtp.enabled {
+            required(&mut smtp, "host", &self.smtp.host);
+            if self.smtp.port <= 0 {
+                smtp.add("port", FieldError::required());
+            }
+        }
+        if !["", "PLAIN", "LOGIN"].contains(&self.smtp.auth_method.as_str()) {
+            smtp.add("authMethod", FieldError::invalid_value(&self.smtp.auth_method));
+        }
+        errors.add_group("smtp", smtp);
+
+        errors.add_group("s3", validate_s3(&self.s3));
+        let mut backups = ValidationErrors::new();
+        backups.add_group("s3", validate_s3(&self.backups.s3));
+        no_less_than(&mut backups, "cronMaxKeep", self.backups.cron_max_keep, 0);
+        errors.add_group("backups", backups);
+
+        let mut batch = ValidationErrors::new();
+        no_less_than(&mut batch, "maxRequests", self.batch.max_requests, 0);
+        no_less_than(&mut batch, "timeout", self.batch.timeout, 0);
+        no_less_than(&mut batch, "maxBodySize", self.batch.max_body_size, 0);
+        errors.add_group("batch", batch);
+
+        let mut rate_limits = ValidationErrors::new();
+        let mut rules = ValidationErrors::new();
+        for (i, rule) in self.rate_limits.rules.iter().enumerate() {
+            let mut e = ValidationErrors::new();
+            required(&mut e, "label", &rule.label);
+            no_less_than(&mut e, "duration", rule.duration, 1);
+            no_less_than(&mut e, "maxRequests", rule.max_requests, 1);
+            if !["", "@guest", "@auth"].contains(&rule.audience.as_str()) {
+                e.add("audience", FieldError::invalid_value(&rule.audience));
+            }
+            rules.add_group(i.to_string(), e);
+        }
+        rate_limits.add_group("rules", rules);
+        errors.add_group("rateLimits", rate_limits);
+
+        let mut logs = ValidationErrors::new();
+        no_less_than(&mut logs, "maxDays", self.logs.max_days, 0);
+        no_less_than(&mut logs, "maxDataSize", self.logs.max_data_size, 0);
+        errors.add_group("logs", logs);
+
+        errors.into_result()
+    }
+
+    /// The JSON the API returns: every setting except the secrets.
+    pub fn to_api_json(&self) -> Value {
+        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Some(obj) = value.as_object_mut() {
+            for path in [&["smtp", "password"][..], &["s3", "secret"], &["backups", "s3", "secret"]] {
+                remove_path(obj, path);
+            }
+        }
+        value
+    }
+}
+
+fn remove_path(obj: &mut serde_json::Map<String, Value>, path: &[&str]) {
+    match path {
+        [] => {}
+        [last] => {
+            obj.remove(*last);
+        }
+        [first, rest @ ..] => {
+            if let Some(inner) = obj.get_mut(*first).and_then(Value::as_object_mut) {
+                remove_path(inner, rest);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_are_valid_and_hide_secrets() {
+        let mut settings = Settings::default();
+        settings.smtp.password = "hunter2".into();
+        settings.s3.secret = "s3cret".into();
+        assert!(settings.validate().is_ok());
+        let out = settings.to_api_json();
+        assert!(out["smtp"].get("password").is_none());
+        assert!(out["s3"].get("secret").is_none());
+        assert_eq!(out["meta"]["appName"], "Acme");
+        assert_eq!(out["rateLimits"]["rules"][0]["label"], "*:auth");
+        assert_eq!(out["batch"]["maxRequests"], 50);
+    }
+
+    #[test]
+    fn errors_nest_by_group() {
+        let mut settings = Settings::default();
+        settings.meta.app_name = String::new();
+        settings.smtp.enabled = true;
+        settings.smtp.host = String::new();
+        settings.batch.max_requests = -1;
+        let errors = serde_json::to_value(settings.validate().unwrap_err()).unwrap();
+        assert_eq!(errors["meta"]["appName"]["code"], "validation_required");
+        assert_eq!(errors["smtp"]["host"]["code"], "validation_required");
+        assert_eq!(
+            errors["batch"]["maxRequests"],
+            json!({"code": "validation_min_greater_equal_than_required", "message": "Must be no less than 0.", "params": {"threshold": 0}})
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! TODO placeholder replaced in this session

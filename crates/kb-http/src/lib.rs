@@ -1,0 +1,1 @@
+//! Keelbase HTTP edge: axum router and PocketBase wire format

@@ -1,0 +1,711 @@
+//! Resolution of a parsed filter against the schema: field paths become columns and joins,
+//! `@request.*` references become late-bound parameters, macros become dated parameters.
+
+use std::collections::HashMap;
+
+use kb_core::field::FieldKind;
+use kb_core::{Collection, Schema};
+use kb_filter::ast::{Comparison, Expr, OpKind, Operand};
+
+use crate::plan::*;
+
+/// Most relation hops one path may take (`a.b.c.d.e.f.name`).
+pub const MAX_RELATION_DEPTH: usize = 6;
+/// Most arguments of `strftime`.
+const MAX_STRFTIME_ARGS: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ResolveError(pub String);
+
+fn fail<T>(message: impl Into<String>) -> Result<T, ResolveError> {
+    Err(ResolveError(message.into()))
+}
+
+/// What the filter may reach.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResolveOptions<'a> {
+    /// Hidden fields may be referenced (superusers and API rules).
+    pub allow_hidden: bool,
+    /// `@request.*` and `@collection.*` may be referenced (API rules, superuser filters).
+    pub allow_request: bool,
+    /// The requester's auth collection, to follow `@request.auth.<relation>...` paths.
+    pub auth_collection: Option<&'a Collection>,
+}
+
+/// Resolve `expr`, evaluated for records of `collection`.
+pub fn resolve_filter(
+    expr: &Expr,
+    schema: &Schema,
+    collection: &Collection,
+    options: &ResolveOptions<'_>,
+) -> Result<FilterPlan, ResolveError> {
+    let mut resolver = Resolver {
+        schema,
+        collection,
+        options,
+        next_alias: MAIN + 1,
+    };
+    let mut scope = Scope::default();
+    let cond = resolver.expr(expr, &mut scope)?;
+    Ok(FilterPlan {
+        joins: scope.joins,
+        cond,
+    })
+}
+
+/// Resolve a sort field (`title`, `author.name`, `@random`, `@rowid`).
+pub fn resolve_sort_key(
+    path: &str,
+    schema: &Schema,
+    collection: &Collection,
+    options: &ResolveOptions<'_>,
+) -> Result<SortKey, ResolveError> {
+    match path {
+        "@random" => return Ok(SortKey::Random),
+        "@rowid" => return Ok(SortKey::RowId),
+        _ => {}
+    }
+    let mut resolver = Resolver {
+        schema,
+        collection,
+        options,
+        next_alias: MAIN + 1,
+    };
+    let mut scope = Scope::default();
+    let resolved = resolver.identifier(path, &mut scope)?;
+    if resolved.multi {
+        return fail(format!("cannot sort by {path}: it has multiple values"));
+    }
+    Ok(SortKey::Value {
+        joins: scope.joins,
+        term: resolved.term,
+    })
+}
+
+/// Joins of one condition, deduplicated by the path that produced them.
+#[derive(Default)]
+struct Scope {
+    joins: Vec<Join>,
+    by_key: HashMap<String, Alias>,
+}
+
+struct Resolved {
+    term: Term,
+    /// The operand stands for several values (it went through a fan-out join).
+    multi: bool,
+    /// The operand is a text literal (matters for `~`).
+    literal_text: bool,
+}
+
+impl Resolved {
+    fn single(term: Term) -> Self {
+        Resolved {
+            term,
+            multi: false,
+            literal_text: false,
+        }
+    }
+}
+
+struct Resolver<'a> {
+    schema: &'a Schema,
+    collection: &'a Collection,
+    options: &'a ResolveOptions<'a>,
+    next_alias: Alias,
+}
+
+/// A walk along a field path, from a row of a known collection.
+struct Walk<'c> {
+    key: String,
+    alias: Alias,
+    collection: &'c Collection,
+    multi: bool,
+    hops: usize,
+}
+
+fn split_modifier(segment: &str) -> (&str, Option<&str>) {
+    match segment.split_once(':') {
+        Some((name, modifier)) => (name, Some(modifier)),
+        None => (segment, None),
+    }
+}
+
+fn date_macro(name: &str) -> Option<DateMacro> {
+    Some(match name {
+        "@now" => DateMacro::Now,
+        "@yesterday" => DateMacro::Yesterday,
+        "@tomorrow" => DateMacro::Tomorrow,
+        "@todayStart" => DateMacro::TodayStart,
+        "@todayEnd" => DateMacro::TodayEnd,
+        "@monthStart" => DateMacro::MonthStart,
+        "@monthEnd" => DateMacro::MonthEnd,
+        "@yearStart" => DateMacro::YearStart,
+        "@yearEnd" => DateMacro::YearEnd,
+        "@second" => DateMacro::Second,
+        "@minute" => DateMacro::Minute,
+        "@hour" => DateMacro::Hour,
+        "@day" => DateMacro::Day,
+        "@month" => DateMacro::Month,
+        "@weekday" => DateMacro::Weekday,
+        "@year" => DateMacro::Year,
+        _ => return None,
+    })
+}
+
+/// Escape LIKE wildcards in a literal and wrap it for "contains", unless the client wrote
+/// an unescaped `%` itself, in which case the literal is used as its own pattern.
+fn like_pattern(text: &str) -> String {
+    let mut has_wildcard = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '%' {
+            has_wildcard = true;
+        }
+    }
+    if has_wildcard {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+fn request_param(path: Vec<String>, read: RequestRead) -> Term {
+    Term::Param(ParamSource::Request(RequestRef { path, read }))
+}
+
+impl<'a> Resolver<'a> {
+    fn alias(&mut self) -> Alias {
+        let alias = self.next_alias;
+        self.next_alias += 1;
+        alias
+    }
+
+    fn join(&mut self, scope: &mut Scope, key: String, source: JoinSource) -> Alias {
+        if let Some(&alias) = scope.by_key.get(&key) {
+            return alias;
+        }
+        let alias = self.alias();
+        scope.joins.push(Join { alias, source });
+        scope.by_key.insert(key, alias);
+        alias
+    }
+
+    fn expr(&mut self, expr: &Expr, scope: &mut Scope) -> Result<Cond, ResolveError> {
+        Ok(match expr {
+            Expr::And(a, b) => Cond::And(Box::new(self.expr(a, scope)?), Box::new(self.expr(b, scope)?)),
+            Expr::Or(a, b) => Cond::Or(Box::new(self.expr(a, scope)?), Box::new(self.expr(b, scope)?)),
+            Expr::Compare(c) => Cond::Compare(Box::new(self.compare(c, scope)?)),
+        })
+    }
+
+    fn compare(&mut self, c: &Comparison, scope: &mut Scope) -> Result<Compare, ResolveError> {
+        let left = self.operand(&c.left, scope)?;
+        let right = self.operand(&c.right, scope)?;
+        let like = matches!(c.op.kind, OpKind::Like | OpKind::NotLike);
+        let every = if !c.op.any && (left.multi || right.multi) {
+            let mut fresh = Scope::default();
+            let l = if left.multi { self.operand(&c.left, &mut fresh)?.term } else { left.term.clone() };
+            let r = if right.multi {
+                self.operand(&c.right, &mut fresh)?
+            } else {
+                Resolved {
+                    term: right.term.clone(),
+                    multi: false,
+                    literal_text: right.literal_text,
+                }
+            };
+            Some(EveryCheck {
+                joins: fresh.joins,
+                left: l,
+                right: if like { like_right(r) } else { r.term },
+            })
+        } else {
+            None
+        };
+        Ok(Compare {
+            left: left.term,
+            op: c.op.kind,
+            right: if like { like_right(right) } else { right.term },
+            every,
+        })
+    }
+
+    fn operand(&mut self, operand: &Operand, scope: &mut Scope) -> Result<Resolved, ResolveError> {
+        self.operand_at_depth(operand, scope, 0)
+    }
+
+    fn operand_at_depth(&mut self, operand: &Operand, scope: &mut Scope, depth: usize) -> Result<Resolved, ResolveError> {
+        match operand {
+            Operand::Number { value, .. } => Ok(Resolved::single(Term::param(Value::Number(*value)))),
+            Operand::Text { value, .. } => Ok(Resolved {
+                term: Term::param(Value::Text(value.clone())),
+                multi: false,
+                literal_text: true,
+            }),
+            Operand::Identifier { name, .. } => self.identifier(name, scope),
+            Operand::Function { name, args, .. } => {
+                if depth >= 2 {
+                    return fail("functions may be nested at most 2 levels deep");
+                }
+                let mut terms = Vec::with_capacity(args.len());
+                let mut multi = false;
+                for arg in args {
+                    let resolved = self.operand_at_depth(arg, scope, depth + 1)?;
+                    multi |= resolved.multi;
+                    terms.push(resolved.term);
+                }
+                let term = match name.as_str() {
+                    "geoDistance" => match <[Term; 4]>::try_from(terms) {
+                        Ok(four) => Term::GeoDistance(Box::new(four)),
+                        Err(_) => return fail("geoDistance expects 4 arguments (lonA, latA, lonB, latB)"),
+                    },
+                    "strftime" => {
+                        if terms.is_empty() || terms.len() > MAX_STRFTIME_ARGS {
+                            return fail("strftime expects 1 to 10 arguments");
+                        }
+                        if !matches!(args[0], Operand::Text { .. }) {
+                            return fail("the first strftime argument must be a text format");
+                        }
+                        Term::Strftime(terms)
+                    }
+                    other => return fail(format!("unknown function {other}")),
+                };
+                Ok(Resolved {
+                    term,
+                    multi,
+                    literal_text: false,
+                })
+            }
+        }
+    }
+
+    fn identifier(&mut self, name: &str, scope: &mut Scope) -> Result<Resolved, ResolveError> {
+        match name.to_ascii_lowercase().as_str() {
+            "null" => return Ok(Resolved::single(Term::Null)),
+            "true" => return Ok(Resolved::single(Term::param(Value::Bool(true)))),
+            "false" => return Ok(Resolved::single(Term::param(Value::Bool(false)))),
+            _ => {}
+        }
+        if let Some(m) = date_macro(name) {
+            return Ok(Resolved::single(Term::Param(ParamSource::Macro(m))));
+        }
+        if let Some(rest) = name.strip_prefix("@request.") {
+            if !self.options.allow_request {
+                return fail("Only superusers can filter by @request.");
+            }
+            return self.request(rest, scope);
+        }
+        if let Some(rest) = name.strip_prefix("@collection.") {
+            if !self.options.allow_request {
+                return fail("Only superusers can filter by @collection.");
+            }
+            return self.collection_ref(rest, scope);
+        }
+        if name.starts_with('@') || name.starts_with('#') {
+            return fail(format!("unknown identifier {name}"));
+        }
+        let segments: Vec<&str> = name.split('.').collect();
+        let walk = Walk {
+            key: String::new(),
+            alias: MAIN,
+            collection: self.collection,
+            multi: false,
+            hops: 0,
+        };
+        self.walk(walk, &segments, scope)
+    }
+
+    fn collection_ref(&mut self, rest: &str, scope: &mut Scope) -> Result<Resolved, ResolveError> {
+        let segments: Vec<&str> = rest.split('.').collect();
+        if segments.len() < 2 {
+            return fail(format!("invalid @collection reference @collection.{rest}"));
+        }
+        let (name, alias_name) = split_modifier(segments[0]);
+        let schema = self.schema;
+        let Some(target) = schema.by_name(name) else {
+            return fail(format!("unknown collection {name}"));
+        };
+        let key = format!("@collection.{}:{}", target.name, alias_name.unwrap_or(""));
+        let alias = self.join(
+            scope,
+            key.clone(),
+            JoinSource::Table {
+                table: target.name.clone(),
+                on: JoinOn::True,
+            },
+        );
+        let walk = Walk {
+            key,
+            alias,
+            collection: target,
+            multi: true,
+            hops: 0,
+        };
+        self.walk(walk, &segments[1..], scope)
+    }
+
+    fn request(&mut self, rest: &str, scope: &mut Scope) -> Result<Resolved, ResolveError> {
+        let segments: Vec<&str> = rest.split('.').collect();
+        let (section, section_modifier) = split_modifier(segments[0]);
+        match section {
+            "method" | "context" if segments.len() == 1 => {
+                let term = request_param(vec![section.to_owned()], RequestRead::Value);
+                self.apply_request_modifier(vec![section.to_owned()], term, section_modifier, scope)
+            }
+            "query" | "headers" if segments.len() == 2 && section_modifier.is_none() => {
+                let (key, modifier) = split_modifier(segments[1]);
+                let path = vec![section.to_owned(), key.to_owned()];
+                let term = request_param(path.clone(), RequestRead::Value);
+                self.apply_request_modifier(path, term, modifier, scope)
+            }
+            "auth" if segments.len() >= 2 && section_modifier.is_none() => self.request_auth(&segments[1..], scope),
+            "body" if segments.len() >= 2 && section_modifier.is_none() => self.request_body(&segments[1..], scope),
+            _ => fail(format!("unknown identifier @request.{rest}")),
+        }
+    }
+
+    /// `:isset`, `:length`, `:each` and `:lower` on a request value.
+    fn apply_request_modifier(
+        &mut self,
+        path: Vec<String>,
+        term: Term,
+        modifier: Option<&str>,
+        scope: &mut Scope,
+    ) -> Result<Resolved, ResolveError> {
+        Ok(match modifier {
+            None => Resolved::single(term),
+            Some("lower") => Resolved::single(Term::Lower(Box::new(term))),
+            Some("isset") => Resolved::single(request_param(path, RequestRead::IsSet)),
+            Some("length") => Resolved::single(request_param(path, RequestRead::Length)),
+            Some("each") => {
+                let key = format!("@request.{}:each", path.join("."));
+                let array = request_param(path, RequestRead::JsonArray);
+                let alias = self.join(scope, key, JoinSource::JsonEach { array });
+                Resolved {
+                    term: Term::EachValue(alias),
+                    multi: true,
+                    literal_text: false,
+                }
+            }
+            Some(other) => return fail(format!("unsupported modifier :{other}")),
+        })
+    }
+
+    fn request_auth(&mut self, segments: &[&str], scope: &mut Scope) -> Result<Resolved, ResolveError> {
+        let (first, modifier) = split_modifier(segments[0]);
+        if segments.len() == 1 {
+            let path = vec!["auth".to_owned(), first.to_owned()];
+            let term = request_param(path.clone(), RequestRead::Value);
+            return self.apply_request_modifier(path, term, modifier, scope);
+        }
+        let Some(auth) = self.options.auth_collection else {
+            // A guest has no auth record, so every path through it is empty.
+            return Ok(Resolved::single(Term::Null));
+        };
+        let key = "@request.auth".to_owned();
+        let alias = self.join(
+            scope,
+            key.clone(),
+            JoinSource::Table {
+                table: auth.name.clone(),
+                on: JoinOn::IdEq(request_param(vec!["auth".into(), "id".into()], RequestRead::Value)),
+            },
+        );
+        let walk = Walk {
+            key,
+            alias,
+            collection: auth,
+            multi: false,
+            hops: 0,
+        };
+        self.walk(walk, segments, scope)
+    }
+
+    fn request_body(&mut self, segments: &[&str], scope: &mut Scope) -> Result<Resolved, ResolveError> {
+        let (name, modifier) = split_modifier(segments[0]);
+        let path = vec!["body".to_owned(), name.to_owned()];
+        if segments.len() == 1 {
+            if modifier == Some("changed") {
+                let Some(field) = self.collection.field(name) else {
+                    return fail(format!("unknown field {name} in @request.body.{name}:changed"));
+                };
+                return Ok(Resolved::single(Term::Changed {
+                    sent: Box::new(request_param(path.clone(), RequestRead::IsSet)),
+                    new: Box::new(request_param(path, RequestRead::Value)),
+                    old: Box::new(Term::Column {
+                        alias: MAIN,
+                        column: field.name.clone(),
+                    }),
+                }));
+            }
+            let term = request_param(path.clone(), RequestRead::Value);
+            return self.apply_request_modifier(path, term, modifier, scope);
+        }
+        if modifier.is_some() {
+            return fail(format!("modifiers are not allowed in the middle of @request.body.{name}"));
+        }
+        let collection = self.collection;
+        let Some(field) = collection.field(name) else {
+            return fail(format!("unknown field {name} in @request.body"));
+        };
+        let Some(relation) = field.relation() else {
+            return fail(format!("@request.body.{name} is not a relation"));
+        };
+        let Some(target) = self.schema.by_id(&relation.collection_id) else {
+            return fail(format!("relation {name} points to a missing collection"));
+        };
+        let key = format!("@request.body.{name}");
+        let (alias, multi) = if field.kind.is_multiple() {
+            let each = self.join(
+                scope,
+                format!("{key}:each"),
+                JoinSource::JsonEach {
+                    array: request_param(path, RequestRead::JsonArray),
+                },
+            );
+            let alias = self.join(
+                scope,
+                key.clone(),
+                JoinSource::Table {
+                    table: target.name.clone(),
+                    on: JoinOn::IdEq(Term::EachValue(each)),
+                },
+            );
+            (alias, true)
+        } else {
+            let alias = self.join(
+                scope,
+                key.clone(),
+                JoinSource::Table {
+                    table: target.name.clone(),
+                    on: JoinOn::IdEq(request_param(path, RequestRead::Value)),
+                },
+            );
+            (alias, false)
+        };
+        let walk = Walk {
+            key,
+            alias,
+            collection: target,
+            multi,
+            hops: 1,
+        };
+        self.walk(walk, &segments[1..], scope)
+    }
+
+    /// Follow `segments` from a row of `walk.collection`: relations and back-relations
+    /// join further tables, the last segment names a column (or a JSON path inside one).
+    fn walk(&mut self, mut walk: Walk<'a>, segments: &[&str], scope: &mut Scope) -> Result<Resolved, ResolveError> {
+        let schema = self.schema;
+        for (i, segment) in segments.iter().enumerate() {
+            let (name, modifier) = split_modifier(segment);
+            let last = i + 1 == segments.len();
+            if walk.hops > MAX_RELATION_DEPTH {
+                return fail(format!("relation paths may be at most {MAX_RELATION_DEPTH} levels deep"));
+            }
+            if let Some((source_name, field_name)) = name.split_once("_via_") {
+                if modifier.is_some() {
+                    return fail(format!("modifiers are not supported on {name}"));
+                }
+                let Some(source) = schema.by_name(source_name) else {
+                    return fail(format!("unknown collection {source_name} in {name}"));
+                };
+                let Some(field) = source.field(field_name) else {
+                    return fail(format!("unknown field {field_name} in {name}"));
+                };
+                if field.relation().is_none_or(|r| r.collection_id != walk.collection.id) {
+                    return fail(format!("{name} is not a relation to {}", walk.collection.name));
+                }
+                let id = Term::Column {
+                    alias: walk.alias,
+                    column: "id".into(),
+                };
+                let on = if field.kind.is_multiple() {
+                    JoinOn::ArrayContains {
+                        column: field.name.clone(),
+                        value: id,
+                    }
+                } else {
+                    JoinOn::ColumnEq {
+                        column: field.name.clone(),
+                        value: id,
+                    }
+                };
+                let unique = !field.kind.is_multiple()
+                    && source.indexes.iter().any(|text| {
+                        kb_core::index::IndexDef::parse(text).is_ok_and(|idx| idx.is_single_column_unique(&field.name))
+                    });
+                walk.key = format!("{}.{name}", walk.key);
+                walk.alias = self.join(
+                    scope,
+                    walk.key.clone(),
+                    JoinSource::Table {
+                        table: source.name.clone(),
+                        on,
+                    },
+                );
+                walk.collection = source;
+                walk.multi |= !unique;
+                walk.hops += 1;
+                if last {
+                    return Ok(Resolved {
+                        term: Term::Column {
+                            alias: walk.alias,
+                            column: "id".into(),
+                        },
+                        multi: walk.multi,
+                        literal_text: false,
+                    });
+                }
+                continue;
+            }
+            let Some(field) = walk.collection.field(name) else {
+                return fail(format!("unknown field \"{name}\" in collection {}", walk.collection.name));
+            };
+            if field.hidden && !self.options.allow_hidden {
+                return fail(format!("field \"{name}\" is hidden and cannot be filtered"));
+            }
+            let column = Term::Column {
+                alias: walk.alias,
+                column: field.name.clone(),
+            };
+            if last {
+                return self.column_modifier(walk, field, column, modifier, scope);
+            }
+            match &field.kind {
+                FieldKind::Relation(relation) => {
+                    if modifier.is_some() {
+                        return fail(format!("modifiers are not allowed in the middle of a path ({segment})"));
+                    }
+                    let Some(target) = schema.by_id(&relation.collection_id) else {
+                        return fail(format!("relation {name} points to a missing collection"));
+                    };
+                    let key = format!("{}.{name}", walk.key);
+                    let on = if field.kind.is_multiple() {
+                        let each = self.join(scope, format!("{key}:each"), JoinSource::JsonEach { array: column });
+                        walk.multi = true;
+                        JoinOn::IdEq(Term::EachValue(each))
+                    } else {
+                        JoinOn::IdEq(column)
+                    };
+                    walk.alias = self.join(
+                        scope,
+                        key.clone(),
+                        JoinSource::Table {
+                            table: target.name.clone(),
+                            on,
+                        },
+                    );
+                    walk.key = key;
+                    walk.collection = target;
+                    walk.hops += 1;
+                }
+                FieldKind::Json(_) | FieldKind::GeoPoint(_) => {
+                    return self.json_path(walk, column, &segments[i + 1..]);
+                }
+                _ => return fail(format!("field \"{name}\" is not a relation, so \"{segment}.\" cannot be followed")),
+            }
+        }
+        fail("empty field path")
+    }
+
+    fn json_path(&mut self, walk: Walk<'a>, column: Term, segments: &[&str]) -> Result<Resolved, ResolveError> {
+        let mut path = Vec::with_capacity(segments.len());
+        let mut lower = false;
+        for (i, segment) in segments.iter().enumerate() {
+            let (key, modifier) = split_modifier(segment);
+            match modifier {
+                None => {}
+                Some("lower") if i + 1 == segments.len() => lower = true,
+                Some(other) => return fail(format!("unsupported modifier :{other} in a JSON path")),
+            }
+            if key.is_empty() {
+                return fail("empty key in a JSON path");
+            }
+            path.push(match key.parse::<u64>() {
+                Ok(index) => JsonStep::Index(index),
+                Err(_) => JsonStep::Key(key.to_owned()),
+            });
+        }
+        let term = Term::JsonPath {
+            base: Box::new(column),
+            path,
+        };
+        Ok(Resolved {
+            term: if lower { Term::Lower(Box::new(term)) } else { term },
+            multi: walk.multi,
+            literal_text: false,
+        })
+    }
+
+    fn column_modifier(
+        &mut self,
+        walk: Walk<'a>,
+        field: &kb_core::Field,
+        column: Term,
+        modifier: Option<&str>,
+        scope: &mut Scope,
+    ) -> Result<Resolved, ResolveError> {
+        let term = match modifier {
+            None => column,
+            Some("lower") => Term::Lower(Box::new(column)),
+            Some("length") if field.kind.is_multiple() => Term::ArrayLength(Box::new(column)),
+            Some("each") if field.kind.is_multiple() => {
+                let key = format!("{}.{}:each", walk.key, field.name);
+                let alias = self.join(scope, key, JoinSource::JsonEach { array: column });
+                return Ok(Resolved {
+                    term: Term::EachValue(alias),
+                    multi: true,
+                    literal_text: false,
+                });
+            }
+            Some(m @ ("length" | "each")) => {
+                return fail(format!(":{m} needs a field with multiple values, \"{}\" has one", field.name));
+            }
+            Some(other) => return fail(format!("unsupported modifier :{other} on field \"{}\"", field.name)),
+        };
+        Ok(Resolved {
+            term,
+            multi: walk.multi,
+            literal_text: false,
+        })
+    }
+}
+
+/// The right side of `~`/`!~`: a literal becomes a "contains" pattern, anything else is
+/// wrapped in `%` at run time.
+fn like_right(right: Resolved) -> Term {
+    match right.term {
+        Term::Param(ParamSource::Value(Value::Text(text))) if right.literal_text => {
+            Term::param(Value::Text(like_pattern(&text)))
+        }
+        Term::Param(ParamSource::Value(Value::Number(n))) => Term::param(Value::Text(like_pattern(&n.to_string()))),
+        other => Term::LikeContains(Box::new(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns() {
+        assert_eq!(like_pattern("abc"), "%abc%");
+        assert_eq!(like_pattern("a_b\\c"), "%a\\_b\\\\c%");
+        assert_eq!(like_pattern("Post%"), "Post%");
+        assert_eq!(like_pattern("100\\%"), "%100\\\\\\%%");
+    }
+}

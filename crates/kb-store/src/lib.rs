@@ -1,0 +1,179 @@
+//! The storage boundary. The application talks to storage only through [`Store`], which runs
+//! synchronous jobs against a [`Reader`] or [`Writer`]: logical operations on records and
+//! collections, never SQL. Each backend (one module per SQL dialect) implements those traits
+//! and renders SQL through the shared [`sql`] module and its own [`dialect::Dialect`].
+//!
+//! Jobs are synchronous closures so a backend can run a whole write (rule check, validation
+//! queries, insert, cascade) inside one transaction without holding it across an `.await`;
+//! SQLite runs them on its writer thread with group commit.
+
+pub mod dialect;
+pub mod sql;
+pub mod sqlite;
+pub mod values;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use kb_core::settings::Settings;
+use kb_core::{Collection, Field};
+use kb_query::FilterPlan;
+use parking_lot::Mutex;
+use serde_json::{Map, Value};
+
+pub use sql::SortSpec;
+pub use values::{RequestInfo, SqlValue};
+
+/// A record as storage hands it over: field name → canonical JSON value.
+pub type Row = Map<String, Value>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique index rejected the write; the columns are the indexed ones.
+    #[error("unique constraint failed on {columns:?}")]
+    Unique { columns: Vec<String> },
+    /// A statement that depends on client input (a view query) is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// Anything else the database reported. Logged, never shown to clients.
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("the database is closed")]
+    Closed,
+}
+
+/// A page of a list query.
+pub struct ListQuery<'a> {
+    pub collection: &'a Collection,
+    /// All of these must hold (the list rule and the client's filter).
+    pub conditions: Vec<&'a FilterPlan>,
+    pub sort: Vec<SortSpec<'a>>,
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
+/// A column of a view query, as the database describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewColumn {
+    pub name: String,
+    /// The collection table and column the value comes straight from, if it does.
+    pub origin: Option<(String, String)>,
+    /// The select-list expression is an aggregate count.
+    pub is_count: bool,
+}
+
+/// Read operations, run inside one read snapshot.
+pub trait Reader {
+    fn list(&mut self, query: &ListQuery<'_>, request: &RequestInfo) -> Result<Vec<Row>, StoreError>;
+    fn count(
+        &mut self,
+        collection: &Collection,
+        conditions: &[&FilterPlan],
+        request: &RequestInfo,
+    ) -> Result<u64, StoreError>;
+    /// One record by id, if it exists and satisfies `conditions`.
+    fn get(
+        &mut self,
+        collection: &Collection,
+        id: &str,
+        conditions: &[&FilterPlan],
+        request: &RequestInfo,
+    ) -> Result<Option<Row>, StoreError>;
+    /// The records among `ids` that exist and satisfy `conditions` (any order).
+    fn get_many(
+        &mut self,
+        collection: &Collection,
+        ids: &[String],
+        conditions: &[&FilterPlan],
+        request: &RequestInfo,
+    ) -> Result<Vec<Row>, StoreError>;
+    /// Records of `collection` whose relation `field` holds `id`.
+    fn referencing(&mut self, collection: &Collection, field: &Field, id: &str) -> Result<Vec<Row>, StoreError>;
+    fn load_collections(&mut self) -> Result<Vec<Collection>, StoreError>;
+    fn load_settings(&mut self) -> Result<Option<Settings>, StoreError>;
+    /// Check a view query without running it: one read-only SELECT; describes its columns.
+    fn describe_view_query(&mut self, query: &str) -> Result<Vec<ViewColumn>, StoreError>;
+}
+
+/// Write operations, run inside one transaction with the reads above.
+pub trait Writer: Reader {
+    fn insert(&mut self, collection: &Collection, record: &Row) -> Result<(), StoreError>;
+    /// Overwrite the stored fields of record `id` with `record`'s values.
+    fn update(&mut self, collection: &Collection, id: &str, record: &Row) -> Result<(), StoreError>;
+    fn delete(&mut self, collection: &Collection, id: &str) -> Result<bool, StoreError>;
+    /// Store a collection definition and create or migrate its table (or view) to match,
+    /// keeping the data of fields that stay.
+    fn save_collection(&mut self, new: &Collection, old: Option<&Collection>) -> Result<(), StoreError>;
+    fn delete_collection(&mut self, collection: &Collection) -> Result<(), StoreError>;
+    fn truncate(&mut self, collection: &Collection) -> Result<(), StoreError>;
+    fn save_settings(&mut self, settings: &Settings) -> Result<(), StoreError>;
+}
+
+pub type ReadJob = Box<dyn FnOnce(&mut dyn Reader) + Send>;
+/// A write job returns whether to commit its changes (`false` rolls them back).
+pub type WriteJob = Box<dyn FnOnce(&mut dyn Writer) -> bool + Send>;
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a storage backend provides.
+pub trait Backend: Send + Sync + 'static {
+    fn run_read(&self, job: ReadJob) -> BoxFuture<'static, Result<(), StoreError>>;
+    /// Runs the job in a transaction; resolves after the commit is durable.
+    fn run_write(&self, job: WriteJob) -> BoxFuture<'static, Result<(), StoreError>>;
+    /// Finish queued work and release the database.
+    fn close(&self) -> BoxFuture<'static, ()>;
+}
+
+/// The application's handle to storage.
+#[derive(Clone)]
+pub struct Store(Arc<dyn Backend>);
+
+impl Store {
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Store(backend)
+    }
+
+    /// Run `f` on a reader and return its result.
+    pub async fn read<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut dyn Reader) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let slot = Arc::new(Mutex::new(None));
+        let out = slot.clone();
+        self.0
+            .run_read(Box::new(move |reader| {
+                *out.lock() = Some(f(reader));
+            }))
+            .await?;
+        let result = slot.lock().take();
+        result.unwrap_or_else(|| Err(StoreError::Closed.into()))
+    }
+
+    /// Run `f` in a write transaction: committed if it returns `Ok` (and only then is the
+    /// result returned), rolled back if it returns `Err`.
+    pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut dyn Writer) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let slot = Arc::new(Mutex::new(None));
+        let out = slot.clone();
+        self.0
+            .run_write(Box::new(move |writer| {
+                let result = f(writer);
+                let commit = result.is_ok();
+                *out.lock() = Some(result);
+                commit
+            }))
+            .await?;
+        let result = slot.lock().take();
+        result.unwrap_or_else(|| Err(StoreError::Closed.into()))
+    }
+
+    pub async fn close(&self) {
+        self.0.close().await
+    }
+}

@@ -1,0 +1,471 @@
+//! Rendering of query plans and record statements to SQL text with numbered placeholders,
+//! shared by every dialect (dialect differences go through [`Dialect`]).
+//!
+//! Identifiers come only from the validated schema and are always quoted; every value is a
+//! bound parameter. Rendering is deterministic, so the same query shape always yields the
+//! same text and hits the driver's prepared-statement cache.
+
+use kb_core::Collection;
+use kb_query::plan::{Alias, Cond, FilterPlan, Join, JoinOn, JoinSource, ParamSource, Term, Value as PlanValue};
+use kb_query::SortKey;
+use kb_filter::ast::OpKind;
+
+use crate::dialect::Dialect;
+use crate::values::SqlValue;
+
+/// A parameter of a rendered statement: a value known now, or one read from the request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Bound(SqlValue),
+    Source(ParamSource),
+}
+
+/// SQL text plus its parameters, in placeholder order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+pub struct Renderer<'d> {
+    dialect: &'d dyn Dialect,
+    sql: String,
+    params: Vec<Param>,
+}
+
+fn alias_name(alias: Alias) -> String {
+    format!("_r{alias}")
+}
+
+fn is_empty_value(term: &Term) -> bool {
+    matches!(
+        term,
+        Term::Null | Term::Param(ParamSource::Value(PlanValue::Null))
+    ) || matches!(term, Term::Param(ParamSource::Value(PlanValue::Text(t))) if t.is_empty())
+}
+
+/// One ORDER BY entry.
+pub struct SortSpec<'a> {
+    pub key: &'a SortKey,
+    pub descending: bool,
+}
+
+impl<'d> Renderer<'d> {
+    pub fn new(dialect: &'d dyn Dialect) -> Self {
+        Renderer {
+            dialect,
+            sql: String::with_capacity(256),
+            params: Vec::new(),
+        }
+    }
+
+    pub fn finish(self) -> Statement {
+        Statement {
+            sql: self.sql,
+            params: self.params,
+        }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.sql.push_str(text);
+        self
+    }
+
+    pub fn ident(&mut self, name: &str) -> &mut Self {
+        self.dialect.quote(name, &mut self.sql);
+        self
+    }
+
+    fn alias(&mut self, alias: Alias) -> &mut Self {
+        self.dialect.quote(&alias_name(alias), &mut self.sql);
+        self
+    }
+
+    fn column(&mut self, alias: Alias, column: &str) -> &mut Self {
+        self.alias(alias).push(".").ident(column)
+    }
+
+    pub fn param(&mut self, param: Param) -> &mut Self {
+        self.params.push(param);
+        self.dialect.placeholder(self.params.len(), &mut self.sql);
+        self
+    }
+
+    pub fn bound(&mut self, value: SqlValue) -> &mut Self {
+        self.param(Param::Bound(value))
+    }
+
+    /// Render into a separate string (parameters keep their numbering), for dialect hooks
+    /// that arrange sub-expressions themselves.
+    fn sub(&mut self, render: impl FnOnce(&mut Self)) -> String {
+        let outer = std::mem::take(&mut self.sql);
+        render(self);
+        std::mem::replace(&mut self.sql, outer)
+    }
+
+    fn term(&mut self, term: &Term) {
+        let d = self.dialect;
+        match term {
+            Term::Column { alias, column } => {
+                self.column(*alias, column);
+            }
+            Term::EachValue(alias) => d.each_value(&alias_name(*alias), &mut self.sql),
+            Term::Param(source) => {
+                self.param(Param::Source(source.clone()));
+            }
+            Term::Null => {
+                self.push("NULL");
+            }
+            Term::JsonPath { base, path } => {
+                let base = self.sub(|r| r.term(base));
+                let path = self.sub(|r| {
+                    r.bound(SqlValue::Text(d.json_path(path)));
+                });
+                d.json_extract(&base, &path, &mut self.sql);
+            }
+            Term::ArrayLength(inner) => {
+                let inner = self.sub(|r| r.term(inner));
+                d.array_length(&inner, &mut self.sql);
+            }
+            Term::Lower(inner) => {
+                self.push("LOWER(");
+                self.term(inner);
+                self.push(")");
+            }
+            Term::LikeContains(inner) => {
+                self.push("('%' || ");
+                self.term(inner);
+                self.push(" || '%')");
+            }
+            Term::Changed { sent, new, old } => {
+                let sent = self.sub(|r| r.term(sent));
+                let new = self.sub(|r| r.term(new));
+                let old = self.sub(|r| r.term(old));
+                self.push("(CASE WHEN ").push(&sent).push(" THEN ");
+                d.null_safe_eq(true, &new, &old, &mut self.sql);
+                self.push(" ELSE FALSE END)");
+            }
+            Term::GeoDistance(args) => {
+                let [a, b, c, e] = &**args;
+                let rendered = [
+                    self.sub(|r| r.term(a)),
+                    self.sub(|r| r.term(b)),
+                    self.sub(|r| r.term(c)),
+                    self.sub(|r| r.term(e)),
+                ];
+                d.geo_distance(
+                    [&rendered[0], &rendered[1], &rendered[2], &rendered[3]],
+                    &mut self.sql,
+                );
+            }
+            Term::Strftime(args) => {
+                let rendered: Vec<String> = args.iter().map(|a| self.sub(|r| r.term(a))).collect();
+                d.strftime(&rendered, &mut self.sql);
+            }
+        }
+    }
+
+    fn compare(&mut self, left: &Term, op: OpKind, right: &Term) {
+        let d = self.dialect;
+        match op {
+            OpKind::Eq | OpKind::NotEq => {
+                let negated = op == OpKind::NotEq;
+                // `x = ""` and `x = null` both mean "x is empty": '' or NULL.
+                let (empty_left, empty_right) = (is_empty_value(left), is_empty_value(right));
+                if empty_left && empty_right {
+                    self.push(if negated { "1=0" } else { "1=1" });
+                } else if empty_left || empty_right {
+                    let other = if empty_left { right } else { left };
+                    let x = self.sub(|r| r.term(other));
+                    if negated {
+                        self.push("(").push(&x).push(" != '' AND ").push(&x).push(" IS NOT NULL)");
+                    } else {
+                        self.push("(").push(&x).push(" = '' OR ").push(&x).push(" IS NULL)");
+                    }
+                } else {
+                    let l = self.sub(|r| r.term(left));
+                    let r = self.sub(|r| r.term(right));
+                    d.null_safe_eq(negated, &l, &r, &mut self.sql);
+                }
+            }
+            OpKind::Like | OpKind::NotLike => {
+                let l = self.sub(|r| r.term(left));
+                let r = self.sub(|r| r.term(right));
+                d.like(op == OpKind::NotLike, &l, &r, &mut self.sql);
+            }
+            OpKind::Gt | OpKind::Gte | OpKind::Lt | OpKind::Lte => {
+                let symbol = match op {
+                    OpKind::Gt => " > ",
+                    OpKind::Gte => " >= ",
+                    OpKind::Lt => " < ",
+                    _ => " <= ",
+                };
+                self.term(left);
+                self.push(symbol);
+                self.term(right);
+            }
+        }
+    }
+
+    fn cond(&mut self, cond: &Cond) {
+        match cond {
+            Cond::And(a, b) | Cond::Or(a, b) => {
+                self.push("(");
+                self.cond(a);
+                self.push(if matches!(cond, Cond::And(..)) { " AND " } else { " OR " });
+                self.cond(b);
+                self.push(")");
+            }
+            Cond::Compare(c) => {
+                self.push("(");
+                self.compare(&c.left, c.op, &c.right);
+                if let Some(every) = &c.every {
+                    self.push(" AND NOT EXISTS (SELECT 1 FROM (SELECT 1) AS \"_d\"");
+                    self.joins(&every.joins);
+                    self.push(" WHERE (");
+                    self.compare(&every.left, c.op, &every.right);
+                    self.push(") IS NOT TRUE)");
+                }
+                self.push(")");
+            }
+        }
+    }
+
+    fn joins(&mut self, joins: &[Join]) {
+        let d = self.dialect;
+        for join in joins {
+            match &join.source {
+                JoinSource::Table { table, on } => {
+                    self.push(" LEFT JOIN ").ident(table).push(" AS ").alias(join.alias).push(" ON ");
+                    match on {
+                        JoinOn::True => {
+                            self.push("1=1");
+                        }
+                        JoinOn::IdEq(value) => {
+                            self.column(join.alias, "id").push(" = ");
+                            self.term(value);
+                        }
+                        JoinOn::ColumnEq { column, value } => {
+                            self.column(join.alias, column).push(" = ");
+                            self.term(value);
+                        }
+                        JoinOn::ArrayContains { column, value } => {
+                            let array = self.sub(|r| {
+                                r.column(join.alias, column);
+                            });
+                            let value = self.sub(|r| r.term(value));
+                            d.array_contains(&array, &value, &mut self.sql);
+                        }
+                    }
+                }
+                JoinSource::JsonEach { array } => {
+                    let array = self.sub(|r| r.term(array));
+                    self.push(" LEFT JOIN ");
+                    d.json_each(&array, &alias_name(join.alias), &mut self.sql);
+                    self.push(" ON 1=1");
+                }
+            }
+        }
+    }
+
+    /// A filter as a boolean expression over the main row.
+    pub fn filter(&mut self, plan: &FilterPlan) -> &mut Self {
+        if plan.joins.is_empty() {
+            self.cond(&plan.cond);
+        } else {
+            // The joins start from a one-row dummy so that an empty relation still yields
+            // one row of NULLs, which is how `rel.field = ""` matches a record without one.
+            self.push("EXISTS (SELECT 1 FROM (SELECT 1) AS \"_d\"");
+            self.joins(&plan.joins);
+            self.push(" WHERE ");
+            self.cond(&plan.cond);
+            self.push(")");
+        }
+        self
+    }
+
+    fn sort_key(&mut self, key: &SortKey) {
+        match key {
+            SortKey::Random => self.dialect.random(&mut self.sql),
+            SortKey::RowId => self.dialect.rowid(&alias_name(kb_query::plan::MAIN), &mut self.sql),
+            SortKey::Value { joins, term } if joins.is_empty() => self.term(term),
+            SortKey::Value { joins, term } => {
+                self.push("(SELECT ");
+                self.term(term);
+                self.push(" FROM (SELECT 1) AS \"_d\"");
+                self.joins(joins);
+                self.push(" LIMIT 1)");
+            }
+        }
+    }
+
+    fn select_columns(&mut self, collection: &Collection) {
+        for (i, field) in collection.fields.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.column(kb_query::plan::MAIN, &field.name);
+        }
+    }
+
+    fn from_main(&mut self, collection: &Collection) {
+        self.push(" FROM ").ident(&collection.name).push(" AS ").alias(kb_query::plan::MAIN);
+    }
+
+    fn where_all(&mut self, conditions: &[&FilterPlan], id: Option<&str>) {
+        let mut first = true;
+        let mut and = |r: &mut Self| {
+            r.push(if first { " WHERE " } else { " AND " });
+            first = false;
+        };
+        if let Some(id) = id {
+            and(self);
+            self.column(kb_query::plan::MAIN, "id").push(" = ");
+            self.bound(SqlValue::Text(id.to_owned()));
+        }
+        for plan in conditions {
+            and(self);
+            self.filter(plan);
+        }
+    }
+}
+
+/// `SELECT <all fields> FROM <collection> WHERE <conditions…> ORDER BY … LIMIT … OFFSET …`.
+pub fn select_records(
+    dialect: &dyn Dialect,
+    collection: &Collection,
+    conditions: &[&FilterPlan],
+    sort: &[SortSpec<'_>],
+    limit: Option<u64>,
+    offset: u64,
+) -> Statement {
+    let mut r = Renderer::new(dialect);
+    r.push("SELECT ");
+    r.select_columns(collection);
+    r.from_main(collection);
+    r.where_all(conditions, None);
+    for (i, spec) in sort.iter().enumerate() {
+        r.push(if i == 0 { " ORDER BY " } else { ", " });
+        r.sort_key(spec.key);
+        r.push(if spec.descending { " DESC" } else { " ASC" });
+    }
+    if let Some(limit) = limit {
+        r.push(" LIMIT ").bound(SqlValue::Integer(limit as i64));
+        r.push(" OFFSET ").bound(SqlValue::Integer(offset as i64));
+    }
+    r.finish()
+}
+
+/// `SELECT COUNT(*) FROM <collection> WHERE <conditions…>`.
+pub fn count_records(dialect: &dyn Dialect, collection: &Collection, conditions: &[&FilterPlan]) -> Statement {
+    let mut r = Renderer::new(dialect);
+    r.push("SELECT COUNT(*)");
+    r.from_main(collection);
+    r.where_all(conditions, None);
+    r.finish()
+}
+
+/// One record by id, if it also satisfies `conditions`.
+pub fn select_record(dialect: &dyn Dialect, collection: &Collection, id: &str, conditions: &[&FilterPlan]) -> Statement {
+    let mut r = Renderer::new(dialect);
+    r.push("SELECT ");
+    r.select_columns(collection);
+    r.from_main(collection);
+    r.where_all(conditions, Some(id));
+    r.finish()
+}
+
+/// Records whose id is in `ids` (bound as one JSON array parameter, so the statement text
+/// does not depend on how many ids there are).
+pub fn select_records_by_ids(
+    dialect: &dyn Dialect,
+    collection: &Collection,
+    ids: &[String],
+    conditions: &[&FilterPlan],
+) -> Statement {
+    let mut r = Renderer::new(dialect);
+    r.push("SELECT ");
+    r.select_columns(collection);
+    r.from_main(collection);
+    r.push(" WHERE ");
+    let ids_json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    let array = r.sub(|r| {
+        r.bound(SqlValue::Text(ids_json));
+    });
+    let id = r.sub(|r| {
+        r.column(kb_query::plan::MAIN, "id");
+    });
+    dialect.array_contains(&array, &id, &mut r.sql);
+    for plan in conditions {
+        r.push(" AND ");
+        r.filter(plan);
+    }
+    r.finish()
+}
+
+/// Records of `collection` whose relation `field` holds `id`.
+pub fn select_referencing(dialect: &dyn Dialect, collection: &Collection, field: &kb_core::Field, id: &str) -> Statement {
+    let mut r = Renderer::new(dialect);
+    r.push("SELECT ");
+    r.select_columns(collection);
+    r.from_main(collection);
+    r.push(" WHERE ");
+    if field.kind.is_multiple() {
+        let array = r.sub(|r| {
+            r.column(kb_query::plan::MAIN, &field.name);
+        });
+        let value = r.sub(|r| {
+            r.bound(SqlValue::Text(id.to_owned()));
+        });
+        dialect.array_contains(&array, &value, &mut r.sql);
+    } else {
+        r.column(kb_query::plan::MAIN, &field.name).push(" = ");
+        r.bound(SqlValue::Text(id.to_owned()));
+    }
+    r.finish()
+}
+
+/// `INSERT INTO <collection> (<columns>) VALUES (…)`.
+pub fn insert_record(dialect: &dyn Dialect, table: &str, columns: &[(&str, SqlValue)]) -> Statement {
+    let mut r = Renderer::new(dialect);
+    r.push("INSERT INTO ").ident(table).push(" (");
+    for (i, (column, _)) in columns.iter().enumerate() {
+        if i > 0 {
+            r.push(", ");
+        }
+        r.ident(column);
+    }
+    r.push(") VALUES (");
+    for (i, (_, value)) in columns.iter().enumerate() {
+        if i > 0 {
+            r.push(", ");
+        }
+        r.bound(value.clone());
+    }
+    r.push(")");
+    r.finish()
+}
+
+/// `UPDATE <collection> SET … WHERE id = ?`.
+pub fn update_record(dialect: &dyn Dialect, table: &str, id: &str, columns: &[(&str, SqlValue)]) -> Statement {
+    let mut r = Renderer::new(dialect);
+    r.push("UPDATE ").ident(table).push(" SET ");
+    for (i, (column, value)) in columns.iter().enumerate() {
+        if i > 0 {
+            r.push(", ");
+        }
+        r.ident(column).push(" = ");
+        r.bound(value.clone());
+    }
+    r.push(" WHERE ").ident("id").push(" = ");
+    r.bound(SqlValue::Text(id.to_owned()));
+    r.finish()
+}
+
+/// `DELETE FROM <collection> WHERE id = ?`.
+pub fn delete_record(dialect: &dyn Dialect, table: &str, id: &str) -> Statement {
+    let mut r = Renderer::new(dialect);
+    r.push("DELETE FROM ").ident(table).push(" WHERE ").ident("id").push(" = ");
+    r.bound(SqlValue::Text(id.to_owned()));
+    r.finish()
+}

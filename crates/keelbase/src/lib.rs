@@ -1,0 +1,1 @@
+//! Keelbase library: configuration and server wiring.
