@@ -1,1 +1,20 @@
-//! Keelbase application layer: collections, records, rules, auth tokens, settings
+//! The application layer: what a request can do, independent of HTTP. Records and
+//! collections under their rules, settings, password auth and tokens. It talks to storage
+//! only through `kb_store::Store`.
+
+mod app;
+mod auth;
+mod collections;
+mod error;
+mod expand;
+mod password;
+mod records;
+mod settings;
+pub mod system;
+mod tokens;
+
+pub use app::{App, RequestMeta, Requester};
+pub use auth::AuthResponse;
+pub use collections::require_superuser;
+pub use error::{AppError, AppResult};
+pub use records::{ListParams, MAX_PER_PAGE, Page};

@@ -1,1 +1,44 @@
-//! Keelbase HTTP edge: axum router and PocketBase wire format
+//! The HTTP edge: the axum router, PocketBase's wire format (paths, status codes, error JSON,
+//! default headers, CORS) and nothing else. Handlers extract, call `kb_app`, and map.
+
+mod error;
+mod handlers;
+mod middleware;
+mod request;
+mod response;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use kb_app::App;
+
+pub use error::ApiError;
+pub use request::MAX_BODY_BYTES;
+
+/// The whole API as one router.
+pub fn router(app: Arc<App>) -> Router {
+    use handlers::*;
+    let api = Router::new()
+        .route("/api/health", get(health))
+        .route("/api/settings", get(get_settings).patch(update_settings))
+        .route("/api/collections", get(list_collections).post(create_collection))
+        .route("/api/collections/import", put(import_collections))
+        .route("/api/collections/meta/scaffolds", get(scaffolds))
+        .route(
+            "/api/collections/{collection}",
+            get(view_collection).patch(update_collection).delete(delete_collection),
+        )
+        .route("/api/collections/{collection}/truncate", axum::routing::delete(truncate_collection))
+        .route("/api/collections/{collection}/auth-with-password", post(auth_with_password))
+        .route("/api/collections/{collection}/auth-refresh", post(auth_refresh))
+        .route("/api/collections/{collection}/records", get(list_records).post(create_record))
+        .route(
+            "/api/collections/{collection}/records/{id}",
+            get(view_record).patch(update_record).delete(delete_record),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(fallback)
+        .with_state(app);
+    middleware::wrap(api)
+}

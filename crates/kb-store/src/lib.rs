@@ -88,8 +88,17 @@ pub trait Reader {
         conditions: &[&FilterPlan],
         request: &RequestInfo,
     ) -> Result<Vec<Row>, StoreError>;
-    /// Records of `collection` whose relation `field` holds `id`.
-    fn referencing(&mut self, collection: &Collection, field: &Field, id: &str) -> Result<Vec<Row>, StoreError>;
+    /// Records of `collection` whose relation `field` holds `id` and that satisfy
+    /// `conditions`, at most `limit` of them.
+    fn referencing(
+        &mut self,
+        collection: &Collection,
+        field: &Field,
+        id: &str,
+        conditions: &[&FilterPlan],
+        request: &RequestInfo,
+        limit: Option<u64>,
+    ) -> Result<Vec<Row>, StoreError>;
     fn load_collections(&mut self) -> Result<Vec<Collection>, StoreError>;
     fn load_settings(&mut self) -> Result<Option<Settings>, StoreError>;
     /// Check a view query without running it: one read-only SELECT; describes its columns.

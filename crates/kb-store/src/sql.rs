@@ -403,8 +403,15 @@ pub fn select_records_by_ids(
     r.finish()
 }
 
-/// Records of `collection` whose relation `field` holds `id`.
-pub fn select_referencing(dialect: &dyn Dialect, collection: &Collection, field: &kb_core::Field, id: &str) -> Statement {
+/// Records of `collection` whose relation `field` holds `id` (and satisfy `conditions`).
+pub fn select_referencing(
+    dialect: &dyn Dialect,
+    collection: &Collection,
+    field: &kb_core::Field,
+    id: &str,
+    conditions: &[&FilterPlan],
+    limit: Option<u64>,
+) -> Statement {
     let mut r = Renderer::new(dialect);
     r.push("SELECT ");
     r.select_columns(collection);
@@ -421,6 +428,13 @@ pub fn select_referencing(dialect: &dyn Dialect, collection: &Collection, field:
     } else {
         r.column(kb_query::plan::MAIN, &field.name).push(" = ");
         r.bound(SqlValue::Text(id.to_owned()));
+    }
+    for plan in conditions {
+        r.push(" AND ");
+        r.filter(plan);
+    }
+    if let Some(limit) = limit {
+        r.push(" LIMIT ").bound(SqlValue::Integer(limit as i64));
     }
     r.finish()
 }

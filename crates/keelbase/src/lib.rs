@@ -1,1 +1,75 @@
-//! Keelbase library: configuration and server wiring.
+//! Keelbase as a library: configuration and the server wiring, so the binary and the
+//! integration tests start the very same thing (`Server::build(config).await?.run(shutdown)`).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kb_app::App;
+use kb_store::Store;
+use kb_store::sqlite::SqliteBackend;
+use tokio::net::TcpListener;
+
+/// Process settings (runtime settings live in the database).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub http: SocketAddr,
+    /// The data directory (created if missing).
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(PathBuf, std::io::Error),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] kb_store::StoreError),
+    #[error("cannot load the application state: {0}")]
+    App(#[from] kb_app::AppError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+}
+
+/// Open the application on the data directory (used by `serve` and the admin commands).
+pub async fn open_app(data_dir: &std::path::Path) -> Result<Arc<App>, StartError> {
+    std::fs::create_dir_all(data_dir).map_err(|e| StartError::DataDir(data_dir.to_owned(), e))?;
+    let backend = SqliteBackend::open(&data_dir.join("data.db")).await?;
+    Ok(App::open(Store::new(Arc::new(backend))).await?)
+}
+
+/// A bound, ready server.
+pub struct Server {
+    listener: TcpListener,
+    app: Arc<App>,
+}
+
+impl Server {
+    pub async fn build(config: Config) -> Result<Server, StartError> {
+        let app = open_app(&config.data_dir).await?;
+        let listener = TcpListener::bind(config.http)
+            .await
+            .map_err(|e| StartError::Listen(config.http, e))?;
+        Ok(Server { listener, app })
+    }
+
+    /// The address actually bound (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn app(&self) -> Arc<App> {
+        self.app.clone()
+    }
+
+    /// Serve until `shutdown` resolves, then finish in-flight requests and close the
+    /// database cleanly.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let router = kb_http::router(self.app.clone());
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        self.app.close().await;
+        result
+    }
+}

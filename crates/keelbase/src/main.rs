@@ -1,1 +1,120 @@
-fn main() {}
+//! The `keelbase` command: parse the CLI, start tracing, and call the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use keelbase::{Config, Server, open_app};
+
+#[derive(Parser)]
+#[command(name = "keelbase", version, about = "A PocketBase-compatible back end in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct DataDir {
+    /// The data directory.
+    #[arg(long = "dir", env = "KEELBASE_DIR", default_value = "kb_data", global = true)]
+    dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "KEELBASE_HTTP", default_value = "127.0.0.1:8090")]
+        http: SocketAddr,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Manage superusers.
+    Superuser {
+        #[command(subcommand)]
+        action: SuperuserAction,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum SuperuserAction {
+    /// Create a superuser, or set the password of an existing one.
+    Upsert { email: String, password: String },
+    /// Delete a superuser.
+    Delete { email: String },
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEELBASE_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { http, data } => {
+            let server = Server::build(Config { http, data_dir: data.dir.clone() })
+                .await
+                .context("failed to start")?;
+            let addr = server.local_addr();
+            tracing::info!("Keelbase is serving http://{addr} (REST API: http://{addr}/api/, data: {})", data.dir.display());
+            server.run(shutdown_signal()).await.context("server error")?;
+        }
+        Command::Superuser { action, data } => {
+            let app = open_app(&data.dir).await.context("failed to open the data directory")?;
+            match action {
+                SuperuserAction::Upsert { email, password } => {
+                    app.upsert_superuser(&email, &password)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}: {}", describe(&e)))?;
+                    println!("Superuser {email} saved.");
+                }
+                SuperuserAction::Delete { email } => {
+                    let deleted = app.delete_superuser(&email).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                    if deleted {
+                        println!("Superuser {email} deleted.");
+                    } else {
+                        println!("No superuser {email}.");
+                    }
+                }
+            }
+            app.close().await;
+        }
+    }
+    Ok(())
+}
+
+/// The field errors of a validation failure, for the terminal.
+fn describe(error: &kb_app::AppError) -> String {
+    match error {
+        kb_app::AppError::BadRequest { data, .. } => serde_json::to_string(data).unwrap_or_default(),
+        _ => String::new(),
+    }
+}

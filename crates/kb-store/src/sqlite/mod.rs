@@ -217,9 +217,17 @@ impl Reader for SqliteConn<'_> {
         self.rows(collection, &statement, request)
     }
 
-    fn referencing(&mut self, collection: &Collection, field: &Field, id: &str) -> Result<Vec<Row>, StoreError> {
-        let statement = sql::select_referencing(&Sqlite, collection, field, id);
-        self.rows(collection, &statement, &RequestInfo::default())
+    fn referencing(
+        &mut self,
+        collection: &Collection,
+        field: &Field,
+        id: &str,
+        conditions: &[&FilterPlan],
+        request: &RequestInfo,
+        limit: Option<u64>,
+    ) -> Result<Vec<Row>, StoreError> {
+        let statement = sql::select_referencing(&Sqlite, collection, field, id, conditions, limit);
+        self.rows(collection, &statement, request)
     }
 
     fn load_collections(&mut self) -> Result<Vec<Collection>, StoreError> {

@@ -1,0 +1,279 @@
+//! The application: the current schema and settings snapshots, compiled rules, and who is
+//! asking. The services (records, collections, settings, auth) are `impl App` blocks in
+//! their own modules.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use kb_core::settings::Settings;
+use kb_core::{Collection, Schema};
+use kb_filter::parse_filter;
+use kb_query::{FilterPlan, ResolveOptions, resolve_filter};
+use kb_store::{RequestInfo, Row, Store};
+use parking_lot::Mutex;
+use serde_json::{Map, Value, json};
+
+use crate::error::{AppError, AppResult};
+use crate::system::{self, SUPERUSERS_ID};
+use crate::tokens;
+
+/// Who is making a request.
+#[derive(Debug, Clone)]
+pub enum Requester {
+    Guest,
+    /// A record of an auth collection, authenticated by its token.
+    Auth { collection: Arc<Collection>, record: Row },
+}
+
+impl Requester {
+    pub fn is_superuser(&self) -> bool {
+        matches!(self, Requester::Auth { collection, .. } if collection.id == SUPERUSERS_ID)
+    }
+
+    pub fn auth_collection(&self) -> Option<&Collection> {
+        match self {
+            Requester::Auth { collection, .. } => Some(collection),
+            Requester::Guest => None,
+        }
+    }
+
+    /// The `auth` part of the request info rules read: every field of the auth record plus
+    /// its collection; a guest has empty ids, so `@request.auth.id = ""` holds.
+    fn info(&self) -> Value {
+        match self {
+            Requester::Guest => json!({"id": "", "collectionId": "", "collectionName": ""}),
+            Requester::Auth { collection, record } => {
+                let mut auth = record.clone();
+                auth.insert("collectionId".into(), collection.id.clone().into());
+                auth.insert("collectionName".into(), collection.name.clone().into());
+                Value::Object(auth)
+            }
+        }
+    }
+}
+
+/// What the HTTP layer knows about a request, for `@request.*` in rules.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub method: String,
+    pub query: Map<String, Value>,
+    pub headers: Map<String, Value>,
+}
+
+/// One of a collection's API rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleKind {
+    List,
+    View,
+    Create,
+    Update,
+    Delete,
+}
+
+impl RuleKind {
+    fn text(self, collection: &Collection) -> Option<&str> {
+        let rules = &collection.rules;
+        match self {
+            RuleKind::List => rules.list_rule.as_deref(),
+            RuleKind::View => rules.view_rule.as_deref(),
+            RuleKind::Create => rules.create_rule.as_deref(),
+            RuleKind::Update => rules.update_rule.as_deref(),
+            RuleKind::Delete => rules.delete_rule.as_deref(),
+        }
+    }
+}
+
+/// The outcome of looking up a rule for a requester.
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// No condition applies (superuser, or an empty rule).
+    All,
+    /// The rule is `null`: superusers only.
+    SuperusersOnly,
+    /// Records must satisfy this compiled rule.
+    Rule(Arc<FilterPlan>),
+}
+
+type RuleKey = (String, RuleKind, String);
+
+pub struct App {
+    pub(crate) store: Store,
+    schema: ArcSwap<Schema>,
+    settings: ArcSwap<Settings>,
+    /// Compiled rules of the current schema version, by (collection, rule, auth collection).
+    rules: Mutex<(u64, HashMap<RuleKey, Option<Arc<FilterPlan>>>)>,
+    /// Serialises schema changes, so each one starts from the schema the previous produced.
+    pub(crate) schema_change: tokio::sync::Mutex<()>,
+}
+
+impl App {
+    /// Open the application on a store: load (or create) the schema and settings.
+    pub async fn open(store: Store) -> AppResult<Arc<App>> {
+        let (collections, settings) = store
+            .read(|r| Ok::<_, AppError>((r.load_collections()?, r.load_settings()?)))
+            .await?;
+        let collections = if collections.is_empty() {
+            let now = kb_core::datetime::now();
+            let initial: Vec<Collection> = system::initial_collections()
+                .into_iter()
+                .map(|mut c| {
+                    c.created = now.clone();
+                    c.updated = now.clone();
+                    c
+                })
+                .collect();
+            let to_save = initial.clone();
+            store
+                .write(move |w| {
+                    for collection in &to_save {
+                        w.save_collection(collection, None)?;
+                    }
+                    w.save_settings(&Settings::default())?;
+                    Ok::<_, AppError>(())
+                })
+                .await?;
+            initial
+        } else {
+            collections
+        };
+        Ok(Arc::new(App {
+            store,
+            schema: ArcSwap::from_pointee(Schema::new(collections, 1)),
+            settings: ArcSwap::from_pointee(settings.unwrap_or_default()),
+            rules: Mutex::new((0, HashMap::new())),
+            schema_change: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    pub fn schema(&self) -> Arc<Schema> {
+        self.schema.load_full()
+    }
+
+    pub(crate) fn replace_schema(&self, collections: Vec<Collection>) {
+        let version = self.schema.load().version + 1;
+        self.schema.store(Arc::new(Schema::new(collections, version)));
+    }
+
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.load_full()
+    }
+
+    pub(crate) fn replace_settings(&self, settings: Settings) {
+        self.settings.store(Arc::new(settings));
+    }
+
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// The collection `{collectionIdOrName}` names, or the API's 404.
+    pub fn collection(&self, id_or_name: &str) -> AppResult<Arc<Collection>> {
+        self.schema()
+            .get(id_or_name)
+            .cloned()
+            .ok_or_else(|| AppError::NotFound("Missing collection context.".into()))
+    }
+
+    /// The access a requester has under one rule of a collection. Rules are compiled once
+    /// per schema version (and auth collection, which `@request.auth.*` paths depend on).
+    pub fn access(&self, requester: &Requester, collection: &Collection, kind: RuleKind) -> Access {
+        if requester.is_superuser() {
+            return Access::All;
+        }
+        let Some(text) = kind.text(collection) else {
+            return Access::SuperusersOnly;
+        };
+        if text.trim().is_empty() {
+            return Access::All;
+        }
+        let schema = self.schema();
+        let auth_id = requester.auth_collection().map(|c| c.id.clone()).unwrap_or_default();
+        let key = (collection.id.clone(), kind, auth_id);
+        {
+            let mut cache = self.rules.lock();
+            if cache.0 != schema.version {
+                *cache = (schema.version, HashMap::new());
+            }
+            if let Some(plan) = cache.1.get(&key) {
+                return plan.clone().map_or(Access::SuperusersOnly, Access::Rule);
+            }
+        }
+        let plan = compile_rule(text, &schema, collection, requester.auth_collection());
+        if plan.is_none() {
+            tracing::error!(collection = %collection.name, rule = ?kind, "a stored rule does not compile; only superusers pass it");
+        }
+        let mut cache = self.rules.lock();
+        if cache.0 == schema.version {
+            cache.1.insert(key, plan.clone());
+        }
+        plan.map_or(Access::SuperusersOnly, Access::Rule)
+    }
+
+    /// The request info rules and filters read.
+    pub fn request_info(&self, requester: &Requester, meta: &RequestMeta, body: Option<&Map<String, Value>>, context: &str) -> RequestInfo {
+        request_info(requester, meta, body, context)
+    }
+
+    /// Who a token belongs to. Any invalid, expired or revoked token means a guest.
+    pub async fn authenticate(&self, token: &str) -> Requester {
+        let token = token.trim();
+        let token = match token.get(..7) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => token[7..].trim(),
+            _ => token,
+        };
+        if token.is_empty() {
+            return Requester::Guest;
+        }
+        let Some(claims) = tokens::unverified(token) else {
+            return Requester::Guest;
+        };
+        if claims.kind != tokens::AUTH {
+            return Requester::Guest;
+        }
+        let Some(collection) = self.schema().by_id(&claims.collection_id).cloned() else {
+            return Requester::Guest;
+        };
+        let Some(options) = collection.auth_options() else {
+            return Requester::Guest;
+        };
+        let secret = options.auth_token.secret.clone();
+        let lookup = collection.clone();
+        let id = claims.id.clone();
+        let record = self
+            .store
+            .read(move |r| r.get(&lookup, &id, &[], &RequestInfo::default()).map_err(AppError::from))
+            .await;
+        let Ok(Some(record)) = record else {
+            return Requester::Guest;
+        };
+        let token_key = record.get("tokenKey").and_then(Value::as_str).unwrap_or_default();
+        if token_key.is_empty() || tokens::verify(token, &format!("{token_key}{secret}")).is_none() {
+            return Requester::Guest;
+        }
+        Requester::Auth { collection, record }
+    }
+}
+
+/// The request info (`@request.*`) of a request.
+pub fn request_info(requester: &Requester, meta: &RequestMeta, body: Option<&Map<String, Value>>, context: &str) -> RequestInfo {
+    RequestInfo(json!({
+        "auth": requester.info(),
+        "body": body.cloned().map(Value::Object).unwrap_or_else(|| json!({})),
+        "query": meta.query,
+        "headers": meta.headers,
+        "method": meta.method,
+        "context": context,
+    }))
+}
+
+/// Parse and resolve a stored rule; `None` if it no longer compiles.
+fn compile_rule(text: &str, schema: &Schema, collection: &Collection, auth: Option<&Collection>) -> Option<Arc<FilterPlan>> {
+    let expr = parse_filter(text).ok()??;
+    let options = ResolveOptions {
+        allow_hidden: true,
+        allow_request: true,
+        auth_collection: auth,
+    };
+    resolve_filter(&expr, schema, collection, &options).ok().map(Arc::new)
+}

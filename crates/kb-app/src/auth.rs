@@ -1,0 +1,257 @@
+//! Password authentication, token refresh and superuser management.
+
+use std::sync::Arc;
+
+use kb_core::record::{self, ApplyOptions};
+use kb_core::{Collection, FieldError, ValidationErrors};
+use kb_filter::ast::OpKind;
+use kb_query::plan::{Compare, Cond, FilterPlan, MAIN, Term, Value as PlanValue};
+use kb_store::{ListQuery, Reader, RequestInfo, Row};
+use serde_json::{Map, Value, json};
+
+use crate::app::{App, Requester};
+use crate::error::{AppError, AppResult};
+use crate::password;
+use crate::system::{self, SUPERUSERS};
+use crate::tokens::{self, Claims};
+
+/// A successful authentication: `{token, record}`.
+#[derive(Debug, Clone)]
+pub struct AuthResponse {
+    pub token: String,
+    pub record: Value,
+}
+
+impl AuthResponse {
+    pub fn to_json(&self) -> Value {
+        json!({"token": self.token, "record": self.record})
+    }
+}
+
+/// A plan for `field = value`.
+fn equals(field: &str, value: &str) -> FilterPlan {
+    FilterPlan {
+        joins: Vec::new(),
+        cond: Cond::Compare(Box::new(Compare {
+            left: Term::Column {
+                alias: MAIN,
+                column: field.to_owned(),
+            },
+            op: OpKind::Eq,
+            right: Term::param(PlanValue::Text(value.to_owned())),
+            every: None,
+        })),
+    }
+}
+
+fn find_by(reader: &mut dyn Reader, collection: &Collection, field: &str, value: &str) -> Result<Option<Row>, kb_store::StoreError> {
+    let plan = equals(field, value);
+    let query = ListQuery {
+        collection,
+        conditions: vec![&plan],
+        sort: Vec::new(),
+        limit: Some(1),
+        offset: 0,
+    };
+    Ok(reader.list(&query, &RequestInfo::default())?.into_iter().next())
+}
+
+fn auth_collection_context() -> AppError {
+    AppError::NotFound("Missing or invalid auth collection context.".into())
+}
+
+/// A stand-in hash, verified when the identity is unknown so both paths cost the same.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3Yh2qZ1m3J1G8m0cC7O0m0o9wJk5f3mS3mZcL8m6aVQ";
+
+impl App {
+    fn auth_collection(&self, id_or_name: &str) -> AppResult<Arc<Collection>> {
+        let collection = self.schema().get(id_or_name).cloned().ok_or_else(auth_collection_context)?;
+        if !collection.is_auth() {
+            return Err(auth_collection_context());
+        }
+        Ok(collection)
+    }
+
+    /// Sign a new auth token for `record`.
+    fn auth_token(&self, collection: &Collection, record: &Row) -> AppResult<String> {
+        let options = collection.auth_options().ok_or_else(auth_collection_context)?;
+        let token_key = record.get("tokenKey").and_then(Value::as_str).unwrap_or_default();
+        let claims = Claims {
+            id: record.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            collection_id: collection.id.clone(),
+            kind: tokens::AUTH.into(),
+            refreshable: Some(true),
+            exp: tokens::expiry(options.auth_token.duration),
+        };
+        tokens::sign(&claims, &format!("{token_key}{}", options.auth_token.secret)).map_err(AppError::Internal)
+    }
+
+    /// The auth record as auth responses show it: always with its email.
+    fn auth_record_json(collection: &Collection, record: &Row) -> Value {
+        let mut json = record::to_api_json(collection, record, false);
+        if let Some(email) = record.get("email") {
+            json.insert("email".into(), email.clone());
+        }
+        Value::Object(json)
+    }
+
+    pub async fn auth_with_password(&self, collection: &str, body: &Map<String, Value>) -> AppResult<AuthResponse> {
+        let collection = self.auth_collection(collection)?;
+        let options = collection.auth_options().ok_or_else(auth_collection_context)?.clone();
+        if !options.password_auth.enabled {
+            return Err(AppError::Forbidden("The collection is not configured to allow password authentication.".into()));
+        }
+        let text = |key: &str| body.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let (identity, password, identity_field) = (text("identity"), text("password"), text("identityField"));
+        let mut errors = ValidationErrors::new();
+        for (key, value) in [("identity", &identity), ("password", &password)] {
+            if value.is_empty() {
+                errors.add(key, FieldError::required());
+            } else if value.chars().count() > 255 {
+                errors.add(key, FieldError::new("validation_length_out_of_range", "The length must be between 1 and 255."));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::invalid("An error occurred while validating the submitted data.", errors));
+        }
+        let fields: Vec<String> = if identity_field.is_empty() {
+            let mut fields = options.password_auth.identity_fields.clone();
+            // Email first, and only for identities that look like one.
+            fields.sort_by_key(|f| f != "email");
+            fields.retain(|f| f != "email" || identity.contains('@'));
+            fields
+        } else if options.password_auth.identity_fields.contains(&identity_field) {
+            vec![identity_field]
+        } else {
+            return Err(AppError::invalid(
+                "An error occurred while validating the submitted data.",
+                ValidationErrors::single("identityField", FieldError::invalid_value(&identity_field)),
+            ));
+        };
+        let lookup = collection.clone();
+        let found = self
+            .store
+            .read(move |r| {
+                for field in &fields {
+                    if lookup.field(field).is_none() {
+                        continue;
+                    }
+                    if let Some(row) = find_by(r, &lookup, field, &identity)? {
+                        return Ok::<_, AppError>(Some(row));
+                    }
+                }
+                Ok(None)
+            })
+            .await?;
+        let failed = || AppError::bad_request("Failed to authenticate.");
+        let stored = found
+            .as_ref()
+            .and_then(|r| r.get("password"))
+            .and_then(Value::as_str)
+            .unwrap_or(DUMMY_HASH)
+            .to_owned();
+        let matches = tokio::task::spawn_blocking({
+            let password = password.clone();
+            let stored = stored.clone();
+            move || password::verify(&password, &stored)
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let Some(mut record) = found.filter(|_| matches) else {
+            return Err(failed());
+        };
+        if password::needs_rehash(&stored) {
+            let hashed = password::hash(&password).map_err(AppError::Internal)?;
+            record.insert("password".into(), Value::String(hashed));
+            let (target, row) = (collection.clone(), record.clone());
+            let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            self.store
+                .write(move |w| w.update(&target, &id, &row).map_err(AppError::from))
+                .await?;
+        }
+        let token = self.auth_token(&collection, &record)?;
+        Ok(AuthResponse {
+            token,
+            record: Self::auth_record_json(&collection, &record),
+        })
+    }
+
+    pub fn auth_refresh(&self, requester: &Requester, collection: &str) -> AppResult<AuthResponse> {
+        let collection = self.auth_collection(collection)?;
+        let Requester::Auth { collection: own, record } = requester else {
+            return Err(AppError::Unauthorized("The request requires valid record authorization token.".into()));
+        };
+        if own.id != collection.id {
+            return Err(AppError::Forbidden(format!("The request requires auth record from {} collection.", collection.name)));
+        }
+        Ok(AuthResponse {
+            token: self.auth_token(&collection, record)?,
+            record: Self::auth_record_json(&collection, record),
+        })
+    }
+
+    /// Create a superuser, or set the password of an existing one (which signs out its
+    /// sessions, as the token key rotates).
+    pub async fn upsert_superuser(&self, email: &str, password: &str) -> AppResult<()> {
+        let collection = self.auth_collection(SUPERUSERS)?;
+        let (email, password) = (email.to_owned(), password.to_owned());
+        self.store
+            .write(move |w| {
+                let existing = find_by(w, &collection, "email", &email)?;
+                let is_new = existing.is_none();
+                let mut data = existing.clone().unwrap_or_else(|| record::new_record(&collection));
+                let mut body = Map::new();
+                body.insert("email".into(), Value::String(email.clone()));
+                body.insert("password".into(), Value::String(password.clone()));
+                body.insert("verified".into(), Value::Bool(true));
+                let options = ApplyOptions {
+                    is_new,
+                    is_superuser: true,
+                };
+                let invalid = |e| AppError::invalid("Failed to save the superuser.", e);
+                record::apply_body(&collection, &mut data, &body, &options).map_err(invalid)?;
+                data.insert("tokenKey".into(), Value::String(system::new_token_key()));
+                let now = kb_core::datetime::now();
+                if is_new {
+                    data.insert("id".into(), Value::String(kb_core::id::new_record_id()));
+                    data.insert("created".into(), Value::String(now.clone()));
+                }
+                data.insert("updated".into(), Value::String(now));
+                record::validate_record(&collection, &data).map_err(invalid)?;
+                let hashed = password::hash(&password).map_err(AppError::Internal)?;
+                data.insert("password".into(), Value::String(hashed));
+                match existing {
+                    Some(row) => {
+                        let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                        w.update(&collection, &id, &data)?;
+                    }
+                    None => w.insert(&collection, &data)?,
+                }
+                Ok::<_, AppError>(())
+            })
+            .await
+    }
+
+    /// Delete the superuser with this email; false if there is none.
+    pub async fn delete_superuser(&self, email: &str) -> AppResult<bool> {
+        let collection = self.auth_collection(SUPERUSERS)?;
+        let email = email.to_owned();
+        self.store
+            .write(move |w| {
+                let Some(row) = find_by(w, &collection, "email", &email)? else {
+                    return Ok(false);
+                };
+                let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                Ok::<_, AppError>(w.delete(&collection, &id)?)
+            })
+            .await
+    }
+
+    /// Whether any superuser exists (the dashboard's first-run check).
+    pub async fn has_superusers(&self) -> AppResult<bool> {
+        let collection = self.auth_collection(SUPERUSERS)?;
+        self.store
+            .read(move |r| Ok::<_, AppError>(r.count(&collection, &[], &RequestInfo::default())? > 0))
+            .await
+    }
+}

@@ -1,0 +1,793 @@
+//! The collections API (superusers only): list, view, create, update, delete, truncate,
+//! import, and the validation that keeps every stored collection usable.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use kb_core::collection::CollectionKind;
+use kb_core::field::{BoolOptions, FieldKind, JsonOptions, NumberOptions, TextOptions, id_field};
+use kb_core::id::{is_word, random_string};
+use kb_core::index::IndexDef;
+use kb_core::{Collection, Field, FieldError, Schema, ValidationErrors};
+use kb_query::{ResolveOptions, resolve_filter};
+use kb_store::{ListQuery, RequestInfo, SortSpec, ViewColumn};
+use serde_json::{Value, json};
+
+use crate::app::{App, Requester};
+use crate::error::{AppError, AppResult};
+use crate::records::{ListParams, MAX_PER_PAGE, Page, delete_cascading};
+use crate::system;
+
+const RESERVED_FIELD_NAMES: &[&str] = &["null", "true", "false", "_rowid_", "collectionId", "collectionName", "expand"];
+const RESERVED_AUTH_FIELD_NAMES: &[&str] = &["passwordConfirm", "oldPassword"];
+const GENERIC_ERROR: &str = "Something went wrong while processing your request.";
+
+/// 401 for guests, 403 for other records: the collections and settings APIs are for
+/// superusers only.
+pub fn require_superuser(requester: &Requester) -> AppResult<()> {
+    match requester {
+        Requester::Guest => Err(AppError::Unauthorized("The request requires valid record authorization token.".into())),
+        r if r.is_superuser() => Ok(()),
+        _ => Err(AppError::Forbidden("The authorized record is not allowed to perform this action.".into())),
+    }
+}
+
+/// Overlay `patch` on `base`: objects merge key by key, anything else is replaced (how a
+/// partial update of a collection or of the settings behaves).
+pub fn merge_json(base: &mut Value, patch: Value) {
+    match (base, patch) {
+        (Value::Object(base), Value::Object(patch)) => {
+            for (key, value) in patch {
+                match base.get_mut(&key) {
+                    Some(existing) if existing.is_object() && value.is_object() => merge_json(existing, value),
+                    _ => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, patch) => *base = patch,
+    }
+}
+
+/// The virtual collection the collection list is filtered and sorted through.
+fn listing_collection() -> Collection {
+    let text = |name: &str| Field::new(name, FieldKind::Text(TextOptions::default()));
+    Collection {
+        id: "_collections".into(),
+        name: "_collections".into(),
+        rules: Default::default(),
+        kind: CollectionKind::Base,
+        fields: vec![
+            text("id"),
+            text("name"),
+            text("type"),
+            Field::new("system", FieldKind::Bool(BoolOptions::default())),
+            text("created"),
+            text("updated"),
+        ],
+        indexes: Vec::new(),
+        created: String::new(),
+        updated: String::new(),
+        system: true,
+    }
+}
+
+fn load_error() -> AppError {
+    AppError::bad_request("Failed to load the submitted data due to invalid formatting.")
+}
+
+/// The view's `id` field.
+fn view_id_field() -> Field {
+    let mut field = id_field();
+    if let FieldKind::Text(options) = &mut field.kind {
+        options.min = 0;
+        options.max = 0;
+        options.autogenerate_pattern = String::new();
+    }
+    field
+}
+
+impl App {
+    pub async fn list_collections(&self, params: ListParams) -> AppResult<Page> {
+        let listing = Arc::new(listing_collection());
+        let schema = self.schema();
+        let options = ResolveOptions::default();
+        let filter = match kb_filter::parse_filter(&params.filter).map_err(|_| AppError::bad_request(GENERIC_ERROR))? {
+            Some(expr) => Some(resolve_filter(&expr, &schema, &listing, &options).map_err(|_| AppError::bad_request(GENERIC_ERROR))?),
+            None => None,
+        };
+        let sort = kb_filter::parse_sort(&params.sort)
+            .map_err(|_| AppError::bad_request(GENERIC_ERROR))?
+            .iter()
+            .map(|item| {
+                kb_query::resolve_sort_key(&item.field, &schema, &listing, &options)
+                    .map(|key| (key, item.descending))
+                    .map_err(|_| AppError::bad_request(GENERIC_ERROR))
+            })
+            .collect::<AppResult<Vec<_>>>()?;
+        let page = params.page.max(1);
+        let per_page = match params.per_page {
+            0 => 30,
+            n => n.min(MAX_PER_PAGE),
+        };
+        let skip_total = params.skip_total;
+        let (rows, total) = self
+            .store
+            .read(move |reader| {
+                let conditions: Vec<&kb_query::FilterPlan> = filter.iter().collect();
+                let query = ListQuery {
+                    collection: &listing,
+                    conditions: conditions.clone(),
+                    sort: sort.iter().map(|(key, descending)| SortSpec { key, descending: *descending }).collect(),
+                    limit: Some(per_page),
+                    offset: (page - 1).saturating_mul(per_page),
+                };
+                let rows = reader.list(&query, &RequestInfo::default())?;
+                let total = if skip_total {
+                    -1
+                } else {
+                    reader.count(&listing, &conditions, &RequestInfo::default())? as i64
+                };
+                Ok::<_, AppError>((rows, total))
+            })
+            .await?;
+        let items = rows
+            .iter()
+            .filter_map(|row| row.get("id").and_then(Value::as_str))
+            .filter_map(|id| schema.by_id(id))
+            .map(|c| c.to_api_json())
+            .collect();
+        Ok(Page {
+            page,
+            per_page,
+            total_items: total,
+            total_pages: if total < 0 { -1 } else { (total + per_page as i64 - 1) / per_page as i64 },
+            items,
+        })
+    }
+
+    pub fn view_collection(&self, id_or_name: &str) -> AppResult<Value> {
+        self.schema()
+            .get(id_or_name)
+            .map(|c| c.to_api_json())
+            .ok_or_else(AppError::not_found)
+    }
+
+    /// The templates the dashboard starts new collections from.
+    pub fn scaffolds(&self) -> Value {
+        let blank = |kind: CollectionKind, fields: Vec<Field>, indexes: Vec<String>| {
+            Collection {
+                id: String::new(),
+                name: String::new(),
+                rules: Default::default(),
+                kind,
+                fields,
+                indexes,
+                created: String::new(),
+                updated: String::new(),
+                system: false,
+            }
+            .to_api_json()
+        };
+        let mut auth_fields = vec![id_field()];
+        auth_fields.extend(system::auth_system_fields());
+        let suffix = random_string(10, b"abcdefghijklmnopqrstuvwxyz0123456789");
+        json!({
+            "base": blank(CollectionKind::Base, vec![id_field()], Vec::new()),
+            "auth": blank(
+                CollectionKind::Auth(Box::new(system::default_auth_options(604800))),
+                auth_fields,
+                system::auth_indexes(&suffix, ""),
+            ),
+            "view": blank(CollectionKind::View(Default::default()), Vec::new(), Vec::new()),
+        })
+    }
+
+    pub async fn create_collection(&self, body: Value) -> AppResult<Value> {
+        let _guard = self.schema_change.lock().await;
+        let Value::Object(_) = body else {
+            return Err(AppError::bad_request("Failed to load the collection type data due to invalid formatting."));
+        };
+        let collection = self.prepare(body, None, false).await?;
+        let schema = self.schema();
+        let mut collections: Vec<Collection> = schema.iter().map(|c| (**c).clone()).collect();
+        collections.push(collection.clone());
+        let after = Schema::new(collections.clone(), schema.version + 1);
+        validate_collection(&collection, None, &after).map_err(|e| AppError::invalid("Failed to create collection.", e))?;
+        let to_save = collection.clone();
+        self.store
+            .write(move |w| w.save_collection(&to_save, None).map_err(|e| ddl_error(e, "Failed to create collection.")))
+            .await?;
+        self.replace_schema(collections);
+        Ok(collection.to_api_json())
+    }
+
+    pub async fn update_collection(&self, id_or_name: &str, body: Value) -> AppResult<Value> {
+        let _guard = self.schema_change.lock().await;
+        let schema = self.schema();
+        let old = schema.get(id_or_name).cloned().ok_or_else(AppError::not_found)?;
+        let Value::Object(_) = body else {
+            return Err(AppError::bad_request("Failed to load the collection type data due to invalid formatting."));
+        };
+        let collection = self.prepare(body, Some(&old), false).await?;
+        let collections: Vec<Collection> = schema
+            .iter()
+            .map(|c| if c.id == old.id { collection.clone() } else { (**c).clone() })
+            .collect();
+        let after = Schema::new(collections.clone(), schema.version + 1);
+        validate_collection(&collection, Some(&old), &after).map_err(|e| AppError::invalid("Failed to update collection.", e))?;
+        let (to_save, previous) = (collection.clone(), (*old).clone());
+        self.store
+            .write(move |w| {
+                w.save_collection(&to_save, Some(&previous))
+                    .map_err(|e| ddl_error(e, "Failed to update collection."))
+            })
+            .await?;
+        self.replace_schema(collections);
+        Ok(collection.to_api_json())
+    }
+
+    pub async fn delete_collection(&self, id_or_name: &str) -> AppResult<()> {
+        let _guard = self.schema_change.lock().await;
+        let schema = self.schema();
+        let target = schema.get(id_or_name).cloned().ok_or_else(AppError::not_found)?;
+        if target.system {
+            return Err(AppError::bad_request("Failed to delete collection."));
+        }
+        let referencing: Vec<&str> = schema
+            .iter()
+            .filter(|c| c.id != target.id && c.relations_to(&target.id).next().is_some())
+            .map(|c| c.name.as_str())
+            .collect();
+        if !referencing.is_empty() {
+            return Err(AppError::bad_request(format!(
+                "Failed to delete collection probably due to existing reference in {}.",
+                referencing.join(", ")
+            )));
+        }
+        let to_delete = (*target).clone();
+        self.store
+            .write(move |w| w.delete_collection(&to_delete).map_err(AppError::from))
+            .await?;
+        self.replace_schema(schema.iter().filter(|c| c.id != target.id).map(|c| (**c).clone()).collect());
+        Ok(())
+    }
+
+    pub async fn truncate_collection(&self, id_or_name: &str) -> AppResult<()> {
+        let schema = self.schema();
+        let target = schema.get(id_or_name).cloned().ok_or_else(AppError::not_found)?;
+        if target.is_view() {
+            return Err(AppError::bad_request(
+                "View collections cannot be truncated since they don't store their own records.",
+            ));
+        }
+        self.store
+            .write(move |w| {
+                let ids: Vec<String> = w
+                    .list(
+                        &ListQuery {
+                            collection: &target,
+                            conditions: Vec::new(),
+                            sort: Vec::new(),
+                            limit: None,
+                            offset: 0,
+                        },
+                        &RequestInfo::default(),
+                    )?
+                    .iter()
+                    .filter_map(|row| row.get("id").and_then(Value::as_str).map(str::to_owned))
+                    .collect();
+                for id in ids {
+                    delete_cascading(w, &schema, &target, &id, 0).map_err(|_| {
+                        AppError::bad_request("Failed to truncate collection (most likely due to required cascade delete record references).")
+                    })?;
+                }
+                Ok::<_, AppError>(())
+            })
+            .await
+    }
+
+    pub async fn import_collections(&self, body: Value) -> AppResult<()> {
+        let _guard = self.schema_change.lock().await;
+        let delete_missing = body.get("deleteMissing").and_then(Value::as_bool).unwrap_or(false);
+        let items = match body.get("collections") {
+            Some(Value::Array(items)) if !items.is_empty() => items.clone(),
+            _ => {
+                return Err(AppError::invalid(
+                    "An error occurred while validating the submitted data.",
+                    ValidationErrors::single("collections", FieldError::required()),
+                ));
+            }
+        };
+        let schema = self.schema();
+        let mut prepared: Vec<(Collection, Option<Arc<Collection>>)> = Vec::new();
+        for item in items {
+            if !item.is_object() {
+                return Err(load_error());
+            }
+            let old = item
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|id| schema.by_id(id))
+                .or_else(|| item.get("name").and_then(Value::as_str).and_then(|n| schema.by_name(n)))
+                .cloned();
+            let collection = self.prepare(item, old.as_deref(), true).await?;
+            prepared.push((collection, old));
+        }
+        let imported: HashSet<&str> = prepared.iter().map(|(c, _)| c.id.as_str()).collect();
+        let removed: Vec<Collection> = if delete_missing {
+            schema.iter().filter(|c| !c.system && !imported.contains(c.id.as_str())).map(|c| (**c).clone()).collect()
+        } else {
+            Vec::new()
+        };
+        let mut collections: Vec<Collection> = schema
+            .iter()
+            .filter(|c| !removed.iter().any(|r| r.id == c.id))
+            .map(|c| prepared.iter().find(|(p, _)| p.id == c.id).map_or_else(|| (**c).clone(), |(p, _)| p.clone()))
+            .collect();
+        for (collection, old) in &prepared {
+            if old.is_none() {
+                collections.push(collection.clone());
+            }
+        }
+        let after = Schema::new(collections.clone(), schema.version + 1);
+        for (collection, old) in &prepared {
+            if let Err(errors) = validate_collection(collection, old.as_deref(), &after) {
+                let details = serde_json::to_string_pretty(&errors).unwrap_or_default();
+                return Err(import_failure(format!(
+                    "Data validations failed for collection \"{}\" ({}):\n{details}.",
+                    collection.name, collection.id
+                )));
+            }
+        }
+        let plan: Vec<(Collection, Option<Collection>)> =
+            prepared.into_iter().map(|(c, old)| (c, old.map(|o| (*o).clone()))).collect();
+        self.store
+            .write(move |w| {
+                for collection in &removed {
+                    w.delete_collection(collection)?;
+                }
+                // Tables first (views may select from them), then views.
+                for (collection, old) in plan.iter().filter(|(c, _)| !c.is_view()).chain(plan.iter().filter(|(c, _)| c.is_view())) {
+                    w.save_collection(collection, old.as_ref())
+                        .map_err(|e| import_failure(format!("Failed to save collection \"{}\": {e}.", collection.name)))?;
+                }
+                Ok::<_, AppError>(())
+            })
+            .await?;
+        self.replace_schema(collections);
+        Ok(())
+    }
+
+    /// Turn submitted JSON into a complete collection: merged over `old` when updating,
+    /// defaults and ids filled in, system fields guaranteed, view fields inferred.
+    async fn prepare(&self, body: Value, old: Option<&Collection>, importing: bool) -> AppResult<Collection> {
+        let mut json = match old {
+            Some(old) => serde_json::to_value(old).map_err(|e| AppError::Internal(e.to_string()))?,
+            None => json!({"type": "base"}),
+        };
+        let submitted_fields = body.get("fields").cloned();
+        merge_json(&mut json, body);
+        if let Some(fields) = submitted_fields {
+            json["fields"] = fields;
+        }
+        let mut collection: Collection = serde_json::from_value(json).map_err(|_| load_error())?;
+        if let Some(old) = old {
+            collection.id = old.id.clone();
+            collection.created = old.created.clone();
+            collection.system = old.system;
+            match_field_ids(&mut collection, old);
+            rename_index_columns(&mut collection, old);
+        } else {
+            if collection.id.is_empty() {
+                collection.id = Collection::default_id(collection.kind.type_name(), &collection.name);
+            }
+            collection.created = kb_core::datetime::now();
+            collection.system = false;
+        }
+        collection.updated = kb_core::datetime::now();
+        for field in &mut collection.fields {
+            if field.id.is_empty() {
+                field.id = field.default_id();
+            }
+        }
+        match &mut collection.kind {
+            CollectionKind::View(_) => {
+                collection.rules.create_rule = None;
+                collection.rules.update_rule = None;
+                collection.rules.delete_rule = None;
+                collection.indexes.clear();
+                collection.fields = self.infer_view_fields(&collection, old).await?;
+            }
+            CollectionKind::Base => ensure_id_field(&mut collection.fields, importing),
+            CollectionKind::Auth(options) => {
+                fill_auth_defaults(options);
+                ensure_id_field(&mut collection.fields, importing);
+                for system_field in system::auth_system_fields() {
+                    if !collection.fields.iter().any(|f| f.name == system_field.name) {
+                        let at = 1.min(collection.fields.len());
+                        collection.fields.insert(at, system_field);
+                    }
+                }
+                if old.is_none() && collection.indexes.is_empty() {
+                    collection.indexes = system::auth_indexes(&collection.id, &collection.name);
+                }
+            }
+        }
+        Ok(collection)
+    }
+
+    async fn infer_view_fields(&self, collection: &Collection, old: Option<&Collection>) -> AppResult<Vec<Field>> {
+        let query = collection.view_query().unwrap_or_default().to_owned();
+        if query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let described = self.store.read(move |r| Ok::<_, AppError>(r.describe_view_query(&query))).await?;
+        let columns = described.map_err(|e| {
+            let message = if old.is_some() { "Failed to update collection." } else { "Failed to create collection." };
+            AppError::invalid(
+                message,
+                ValidationErrors::single(
+                    "viewQuery",
+                    FieldError::new("validation_invalid_view_query", format!("Invalid query - {e}.")),
+                ),
+            )
+        })?;
+        let schema = self.schema();
+        Ok(columns
+            .iter()
+            .map(|column| view_field(&schema, column, old))
+            .collect())
+    }
+}
+
+fn import_failure(message: String) -> AppError {
+    AppError::invalid(
+        "Failed to import collections.",
+        ValidationErrors::single("collections", FieldError::new("validation_collections_import_failure", message)),
+    )
+}
+
+/// DDL failures caused by the definition (e.g. an index name taken by another collection)
+/// become a 400 on `indexes`.
+fn ddl_error(error: kb_store::StoreError, message: &str) -> AppError {
+    match error {
+        kb_store::StoreError::Database(detail) | kb_store::StoreError::Invalid(detail) => AppError::invalid(
+            message,
+            ValidationErrors::single(
+                "indexes",
+                FieldError::new("validation_invalid_index_expression", format!("Failed to apply the collection changes: {detail}.")),
+            ),
+        ),
+        other => other.into(),
+    }
+}
+
+fn view_field(schema: &Schema, column: &ViewColumn, old: Option<&Collection>) -> Field {
+    if column.name == "id" {
+        return view_id_field();
+    }
+    let source = column
+        .origin
+        .as_ref()
+        .and_then(|(table, col)| schema.by_name(table).and_then(|c| c.field(col)).cloned());
+    let mut field = match source {
+        Some(mut field) => {
+            field.name = column.name.clone();
+            field.system = false;
+            field.kind = match field.kind {
+                FieldKind::Autodate(_) | FieldKind::Password(_) => FieldKind::Text(TextOptions::default()),
+                kind => kind,
+            };
+            field
+        }
+        None if column.is_count => Field::new(
+            &column.name,
+            FieldKind::Number(NumberOptions {
+                only_int: true,
+                ..Default::default()
+            }),
+        ),
+        None => Field::new(
+            &column.name,
+            FieldKind::Json(JsonOptions {
+                max_size: 1,
+                ..Default::default()
+            }),
+        ),
+    };
+    field.id = old
+        .and_then(|o| o.field(&column.name))
+        .filter(|f| f.kind.type_name() == field.kind.type_name())
+        .map(|f| f.id.clone())
+        .unwrap_or_else(|| match &column.origin {
+            Some(_) => format!("_clone_{}", random_string(4, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")),
+            None => field.default_id(),
+        });
+    field
+}
+
+/// Fields submitted without an id keep the id (and data) of the existing field with the
+/// same name and type; a new type under an old name is a new field.
+fn match_field_ids(collection: &mut Collection, old: &Collection) {
+    for field in &mut collection.fields {
+        if !field.id.is_empty() {
+            continue;
+        }
+        if let Some(existing) = old
+            .fields
+            .iter()
+            .find(|f| f.name == field.name && f.kind.type_name() == field.kind.type_name())
+        {
+            field.id = existing.id.clone();
+        }
+    }
+    // The system `id` field stays even when omitted.
+    if !collection.fields.iter().any(|f| f.name == "id")
+        && let Some(id) = old.field("id")
+    {
+        collection.fields.insert(0, id.clone());
+    }
+}
+
+/// Keep index definitions pointing at renamed columns.
+fn rename_index_columns(collection: &mut Collection, old: &Collection) {
+    let renames: Vec<(String, String)> = collection
+        .fields
+        .iter()
+        .filter_map(|f| {
+            let before = old.fields.iter().find(|o| o.id == f.id)?;
+            (before.name != f.name).then(|| (before.name.clone(), f.name.clone()))
+        })
+        .collect();
+    if renames.is_empty() {
+        return;
+    }
+    for text in &mut collection.indexes {
+        let Ok(mut index) = IndexDef::parse(text) else { continue };
+        let mut changed = false;
+        for column in &mut index.columns {
+            if let Some((_, to)) = renames.iter().find(|(from, _)| *from == column.name) {
+                column.name = to.clone();
+                changed = true;
+            }
+        }
+        if changed {
+            *text = index.to_api_string();
+        }
+    }
+}
+
+fn ensure_id_field(fields: &mut Vec<Field>, importing: bool) {
+    if fields.iter().any(|f| f.name == "id") {
+        return;
+    }
+    // An import appends the missing id field, as PocketBase does; create puts it first.
+    if importing {
+        fields.push(id_field());
+    } else {
+        fields.insert(0, id_field());
+    }
+}
+
+fn fill_auth_defaults(options: &mut kb_core::collection::AuthOptions) {
+    let defaults = system::default_auth_options(604800);
+    for (token, default) in [
+        (&mut options.auth_token, &defaults.auth_token),
+        (&mut options.password_reset_token, &defaults.password_reset_token),
+        (&mut options.email_change_token, &defaults.email_change_token),
+        (&mut options.verification_token, &defaults.verification_token),
+        (&mut options.file_token, &defaults.file_token),
+    ] {
+        if token.secret.is_empty() {
+            token.secret = system::new_secret();
+        }
+        if token.duration == 0 {
+            token.duration = default.duration;
+        }
+    }
+    if options.password_auth.identity_fields.is_empty() {
+        options.password_auth.identity_fields = vec!["email".into()];
+    }
+}
+
+fn rule_error(message: &str) -> FieldError {
+    FieldError::new("validation_invalid_rule", format!("Invalid rule. Raw error: {message}."))
+}
+
+/// Check a collection against the schema it will live in (`after` includes it).
+pub fn validate_collection(collection: &Collection, old: Option<&Collection>, after: &Schema) -> Result<(), ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let name = collection.name.as_str();
+    if name.is_empty() {
+        errors.add("name", FieldError::required());
+    } else if !is_word(name) {
+        errors.add("name", FieldError::new("validation_match_invalid", "Must be in a valid format."));
+    } else if name.len() > 255 {
+        errors.add("name", FieldError::new("validation_length_too_long", "The length must be no more than 255."));
+    } else if name.contains("_via_") {
+        errors.add("name", FieldError::new("validation_found_via", "The value cannot contain \"_via_\"."));
+    } else if after.iter().any(|c| c.id != collection.id && c.name.eq_ignore_ascii_case(name)) {
+        errors.add(
+            "name",
+            FieldError::new("validation_collection_name_exists", "Collection name must be unique (case insensitive)."),
+        );
+    } else if old.is_some_and(|o| o.system && o.name != collection.name) {
+        errors.add("name", FieldError::new("validation_system_collection_name_change", "System collection name cannot be changed."));
+    }
+    if !is_word(&collection.id) || collection.id.len() > 100 {
+        errors.add("id", FieldError::new("validation_match_invalid", "Must be in a valid format."));
+    } else if old.is_none() && after.iter().filter(|c| c.id == collection.id).count() > 1 {
+        errors.add("id", FieldError::new("validation_not_unique", "Value must be unique."));
+    }
+    if let Some(old) = old
+        && old.kind.type_name() != collection.kind.type_name()
+    {
+        errors.add("type", FieldError::new("validation_collection_type_change", "Collection type cannot be changed."));
+    }
+    validate_fields(collection, old, after, &mut errors);
+    validate_rules(collection, after, &mut errors);
+    validate_indexes(collection, after, &mut errors);
+    if let CollectionKind::View(options) = &collection.kind {
+        if options.view_query.trim().is_empty() {
+            errors.add("viewQuery", FieldError::required());
+        } else if collection.fields.is_empty() {
+            errors.add(
+                "viewQuery",
+                FieldError::new("validation_invalid_view_query", "Invalid query - it must be a single SELECT statement that can run."),
+            );
+        } else if collection.field("id").is_none() {
+            errors.add("fields", FieldError::new("validation_missing_primary_key", "Missing primary key field."));
+            errors.add(
+                "viewQuery",
+                FieldError::new(
+                    "validation_invalid_view_query",
+                    "Invalid query - missing required id column (you can use `(ROW_NUMBER() OVER()) as id` if you don't have one).",
+                ),
+            );
+        }
+    }
+    errors.into_result()
+}
+
+fn validate_fields(collection: &Collection, old: Option<&Collection>, after: &Schema, errors: &mut ValidationErrors) {
+    let mut fields_errors = ValidationErrors::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    for (i, field) in collection.fields.iter().enumerate() {
+        let key = i.to_string();
+        if let Some(previous) = old.and_then(|o| o.fields.iter().find(|f| f.id == field.id))
+            && previous.kind.type_name() != field.kind.type_name()
+        {
+            fields_errors.add(key, FieldError::new("validation_field_type_change", "Field type cannot be changed."));
+            continue;
+        }
+        let mut e = ValidationErrors::new();
+        let name = field.name.as_str();
+        if name.is_empty() {
+            e.add("name", FieldError::required());
+        } else if !is_word(name) || name.len() > 100 {
+            e.add("name", FieldError::new("validation_match_invalid", "Must be in a valid format."));
+        } else if RESERVED_FIELD_NAMES.contains(&name) || (collection.is_auth() && RESERVED_AUTH_FIELD_NAMES.contains(&name)) {
+            e.add("name", FieldError::new("validation_not_in_invalid", "Must not be in list."));
+        } else if !seen.insert(name.to_lowercase()) {
+            e.add(
+                "name",
+                FieldError::new("validation_duplicated_field_name", format!("Duplicated or invalid field name {name}."))
+                    .with_param("fieldName", name),
+            );
+        }
+        if !is_word(&field.id) || field.id.len() > 100 {
+            e.add("id", FieldError::new("validation_match_invalid", "Must be in a valid format."));
+        }
+        match &field.kind {
+            FieldKind::Relation(options) => match after.by_id(&options.collection_id) {
+                None => e.add(
+                    "collectionId",
+                    FieldError::new("validation_field_relation_missing_collection", "The relation collection doesn't exist."),
+                ),
+                Some(target) if target.is_view() && !collection.is_view() => e.add(
+                    "collectionId",
+                    FieldError::new("validation_field_relation_view", "Relations to view collections are not allowed."),
+                ),
+                Some(_) => {}
+            },
+            FieldKind::Select(options) => {
+                if options.values.is_empty() {
+                    e.add("values", FieldError::required());
+                }
+            }
+            FieldKind::Text(options) => {
+                if !options.pattern.is_empty() && regex::Regex::new(&options.pattern).is_err() {
+                    e.add("pattern", FieldError::new("validation_invalid_regex", "Invalid regular expression pattern."));
+                }
+                if options.max > 0 && options.min > options.max {
+                    e.add("max", FieldError::new("validation_min_greater_equal_than_required", format!("Must be no less than {}.", options.min)));
+                }
+            }
+            FieldKind::Number(options) => {
+                if let (Some(min), Some(max)) = (options.min, options.max)
+                    && min > max
+                {
+                    e.add("max", FieldError::new("validation_min_greater_equal_than_required", format!("Must be no less than {min}.")));
+                }
+            }
+            _ => {}
+        }
+        fields_errors.add_group(key, e);
+    }
+    if !collection.is_view() {
+        match collection.field("id") {
+            Some(id) if id.is_primary_key() => {}
+            _ => fields_errors.add("id", FieldError::new("validation_missing_primary_key", "Missing primary key field.")),
+        }
+    }
+    errors.add_group("fields", fields_errors);
+}
+
+fn validate_rules(collection: &Collection, after: &Schema, errors: &mut ValidationErrors) {
+    let options = ResolveOptions {
+        allow_hidden: true,
+        allow_request: true,
+        auth_collection: None,
+    };
+    let Some(this) = after.by_id(&collection.id) else { return };
+    let rules = &collection.rules;
+    let mut all = vec![
+        ("listRule", rules.list_rule.as_deref()),
+        ("viewRule", rules.view_rule.as_deref()),
+        ("createRule", rules.create_rule.as_deref()),
+        ("updateRule", rules.update_rule.as_deref()),
+        ("deleteRule", rules.delete_rule.as_deref()),
+    ];
+    if let Some(auth) = collection.auth_options() {
+        all.push(("authRule", auth.auth_rule.as_deref()));
+        all.push(("manageRule", auth.manage_rule.as_deref()));
+    }
+    for (key, text) in all {
+        let Some(text) = text else { continue };
+        match kb_filter::parse_filter(text) {
+            Err(e) => errors.add(key, rule_error(&e.message)),
+            Ok(None) => {}
+            Ok(Some(expr)) => {
+                if let Err(e) = resolve_filter(&expr, after, this, &options) {
+                    errors.add(key, rule_error(&e.0));
+                }
+            }
+        }
+    }
+}
+
+fn validate_indexes(collection: &Collection, after: &Schema, errors: &mut ValidationErrors) {
+    let mut index_errors = ValidationErrors::new();
+    let mut names = HashSet::new();
+    let other_names: HashSet<String> = after
+        .iter()
+        .filter(|c| c.id != collection.id)
+        .flat_map(|c| c.indexes.iter().filter_map(|t| IndexDef::parse(t).ok()).map(|i| i.name.to_lowercase()))
+        .collect();
+    for (i, text) in collection.indexes.iter().enumerate() {
+        let error = match IndexDef::parse(text) {
+            Err(_) => Some("Invalid CREATE INDEX expression.".to_owned()),
+            Ok(index) => {
+                let missing = index
+                    .columns
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .chain(index.where_clause.iter().flat_map(|w| w.columns()))
+                    .find(|name| collection.field(name).is_none());
+                if let Some(column) = missing {
+                    Some(format!("Failed to create index {} - no such column: {column}.", index.name))
+                } else if !names.insert(index.name.to_lowercase()) || other_names.contains(&index.name.to_lowercase()) {
+                    Some(format!("Failed to create index {} - the index name is already in use.", index.name))
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(message) = error {
+            index_errors.add(i.to_string(), FieldError::new("validation_invalid_index_expression", message));
+        }
+    }
+    errors.add_group("indexes", index_errors);
+}

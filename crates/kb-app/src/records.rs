@@ -1,0 +1,529 @@
+//! The records API: list, view, create, update and delete under the collection's rules.
+//! Every write runs as one job in one transaction: the rule check, validation lookups,
+//! the write itself and relation cleanup commit together or not at all.
+
+use std::sync::Arc;
+
+use kb_core::field::FieldKind;
+use kb_core::record::{self, ApplyOptions};
+use kb_core::{Collection, FieldError, Schema, ValidationErrors};
+use kb_query::{FilterPlan, ResolveOptions, SortKey, resolve_filter, resolve_sort_key};
+use kb_store::{ListQuery, Reader, RequestInfo, Row, SortSpec, StoreError, Writer};
+use serde_json::{Map, Value};
+
+use crate::app::{Access, App, RequestMeta, Requester, RuleKind, request_info};
+use crate::error::{AppError, AppResult};
+use crate::expand::{ExpandNode, Output, expand_records};
+use crate::password;
+
+/// Largest page.
+pub const MAX_PER_PAGE: u64 = 1000;
+const DEFAULT_PER_PAGE: u64 = 30;
+const GENERIC_ERROR: &str = "Something went wrong while processing your request.";
+
+/// Query parameters of a list request.
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub page: u64,
+    pub per_page: u64,
+    pub sort: String,
+    pub filter: String,
+    pub expand: String,
+    pub skip_total: bool,
+}
+
+/// One page of records.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub page: u64,
+    pub per_page: u64,
+    pub total_items: i64,
+    pub total_pages: i64,
+    pub items: Vec<Value>,
+}
+
+fn conditions(access: &Access, extra: Option<&FilterPlan>) -> Vec<Arc<FilterPlan>> {
+    let mut out = Vec::new();
+    if let Access::Rule(plan) = access {
+        out.push(plan.clone());
+    }
+    if let Some(plan) = extra {
+        out.push(Arc::new(plan.clone()));
+    }
+    out
+}
+
+fn refs(plans: &[Arc<FilterPlan>]) -> Vec<&FilterPlan> {
+    plans.iter().map(Arc::as_ref).collect()
+}
+
+/// Everything a job needs to turn stored rows into API JSON.
+#[derive(Clone)]
+struct Presenter {
+    superuser: bool,
+}
+
+impl Presenter {
+    fn json(&self, collection: &Collection, row: &Row) -> Map<String, Value> {
+        record::to_api_json(collection, row, self.superuser)
+    }
+
+    fn present(
+        &self,
+        reader: &mut dyn Reader,
+        collection: &Collection,
+        rows: Vec<Row>,
+        expand: &[ExpandNode],
+        request: &RequestInfo,
+    ) -> Result<Vec<Value>, StoreError> {
+        let mut outputs: Vec<Output> = rows
+            .into_iter()
+            .map(|row| Output {
+                json: self.json(collection, &row),
+                row,
+            })
+            .collect();
+        let to_json = |c: &Collection, r: &Row| self.json(c, r);
+        expand_records(reader, expand, &mut outputs, request, &to_json)?;
+        Ok(outputs.into_iter().map(|o| Value::Object(o.json)).collect())
+    }
+}
+
+impl App {
+    /// A client's `filter`, resolved with the requester's reach.
+    fn client_filter(&self, schema: &Schema, requester: &Requester, collection: &Collection, filter: &str) -> AppResult<Option<FilterPlan>> {
+        if filter.trim().is_empty() {
+            return Ok(None);
+        }
+        if !requester.is_superuser() {
+            for prefix in ["@request.", "@collection."] {
+                if filter.contains(prefix) {
+                    return Err(AppError::Forbidden(format!("Only superusers can filter by {prefix}")));
+                }
+            }
+        }
+        let expr = kb_filter::parse_filter(filter).map_err(|_| AppError::bad_request(GENERIC_ERROR))?;
+        let Some(expr) = expr else {
+            return Ok(None);
+        };
+        let options = ResolveOptions {
+            allow_hidden: requester.is_superuser(),
+            allow_request: requester.is_superuser(),
+            auth_collection: requester.auth_collection(),
+        };
+        resolve_filter(&expr, schema, collection, &options)
+            .map(Some)
+            .map_err(|_| AppError::bad_request(GENERIC_ERROR))
+    }
+
+    fn sort_keys(&self, schema: &Schema, requester: &Requester, collection: &Collection, sort: &str) -> AppResult<Vec<(SortKey, bool)>> {
+        let items = kb_filter::parse_sort(sort).map_err(|_| AppError::bad_request(GENERIC_ERROR))?;
+        let options = ResolveOptions {
+            allow_hidden: requester.is_superuser(),
+            allow_request: requester.is_superuser(),
+            auth_collection: requester.auth_collection(),
+        };
+        items
+            .iter()
+            .map(|item| {
+                resolve_sort_key(&item.field, schema, collection, &options)
+                    .map(|key| (key, item.descending))
+                    .map_err(|_| AppError::bad_request(GENERIC_ERROR))
+            })
+            .collect()
+    }
+
+    pub async fn list_records(&self, requester: &Requester, meta: &RequestMeta, collection: &str, params: ListParams) -> AppResult<Page> {
+        let collection = self.collection(collection)?;
+        let schema = self.schema();
+        let access = self.access(requester, &collection, RuleKind::List);
+        if matches!(access, Access::SuperusersOnly) {
+            return Err(AppError::superusers_only());
+        }
+        let filter = self.client_filter(&schema, requester, &collection, &params.filter)?;
+        let sort = self.sort_keys(&schema, requester, &collection, &params.sort)?;
+        let expand = self.expand_plan(&schema, requester, &collection, &params.expand)?;
+        let page = params.page.max(1);
+        let per_page = match params.per_page {
+            0 => DEFAULT_PER_PAGE,
+            n => n.min(MAX_PER_PAGE),
+        };
+        let plans = conditions(&access, filter.as_ref());
+        let request = self.request_info(requester, meta, None, "default");
+        let expand_request = self.request_info(requester, meta, None, "expand");
+        let presenter = Presenter {
+            superuser: requester.is_superuser(),
+        };
+        let skip_total = params.skip_total;
+        self.store
+            .read(move |reader| {
+                let conds = refs(&plans);
+                let specs: Vec<SortSpec<'_>> = sort
+                    .iter()
+                    .map(|(key, descending)| SortSpec {
+                        key,
+                        descending: *descending,
+                    })
+                    .collect();
+                let query = ListQuery {
+                    collection: &collection,
+                    conditions: conds.clone(),
+                    sort: specs,
+                    limit: Some(per_page),
+                    offset: (page - 1).saturating_mul(per_page),
+                };
+                let rows = reader.list(&query, &request)?;
+                let (total_items, total_pages) = if skip_total {
+                    (-1, -1)
+                } else {
+                    let total = reader.count(&collection, &conds, &request)? as i64;
+                    (total, (total + per_page as i64 - 1) / per_page as i64)
+                };
+                let items = presenter.present(reader, &collection, rows, &expand, &expand_request)?;
+                Ok::<_, AppError>(Page {
+                    page,
+                    per_page,
+                    total_items,
+                    total_pages,
+                    items,
+                })
+            })
+            .await
+    }
+
+    pub async fn view_record(&self, requester: &Requester, meta: &RequestMeta, collection: &str, id: &str, expand: &str) -> AppResult<Value> {
+        let collection = self.collection(collection)?;
+        let access = self.access(requester, &collection, RuleKind::View);
+        if matches!(access, Access::SuperusersOnly) {
+            return Err(AppError::superusers_only());
+        }
+        self.read_one(requester, meta, collection, id.to_owned(), conditions(&access, None), expand)
+            .await?
+            .ok_or_else(AppError::not_found)
+    }
+
+    /// Read one record (under `plans`) and present it with its expansions.
+    async fn read_one(
+        &self,
+        requester: &Requester,
+        meta: &RequestMeta,
+        collection: Arc<Collection>,
+        id: String,
+        plans: Vec<Arc<FilterPlan>>,
+        expand: &str,
+    ) -> AppResult<Option<Value>> {
+        let schema = self.schema();
+        let expand = self.expand_plan(&schema, requester, &collection, expand)?;
+        let request = self.request_info(requester, meta, None, "default");
+        let expand_request = self.request_info(requester, meta, None, "expand");
+        let presenter = Presenter {
+            superuser: requester.is_superuser(),
+        };
+        self.store
+            .read(move |reader| {
+                let Some(row) = reader.get(&collection, &id, &refs(&plans), &request)? else {
+                    return Ok(None);
+                };
+                let mut items = presenter.present(reader, &collection, vec![row], &expand, &expand_request)?;
+                Ok::<_, AppError>(items.pop())
+            })
+            .await
+    }
+
+    pub async fn create_record(
+        &self,
+        requester: &Requester,
+        meta: &RequestMeta,
+        collection: &str,
+        body: Map<String, Value>,
+        expand: &str,
+    ) -> AppResult<Value> {
+        let collection = self
+            .schema()
+            .get(collection)
+            .cloned()
+            .ok_or_else(|| AppError::NotFound("Missing or invalid collection context.".into()))?;
+        if collection.is_view() {
+            return Err(AppError::bad_request("Unsupported collection type."));
+        }
+        let access = self.access(requester, &collection, RuleKind::Create);
+        if matches!(access, Access::SuperusersOnly) {
+            return Err(AppError::superusers_only());
+        }
+        let schema = self.schema();
+        let superuser = requester.is_superuser();
+        let target = collection.clone();
+        let meta_for_rule = meta.clone();
+        let requester_for_rule = requester.clone();
+        let id = self
+            .store
+            .write(move |w| {
+                let mut data = record::new_record(&target);
+                let options = ApplyOptions {
+                    is_new: true,
+                    is_superuser: superuser,
+                };
+                record::apply_body(&target, &mut data, &body, &options).map_err(failed_create)?;
+                let id = ensure_id(&mut data);
+                touch_autodates(&target, &mut data, true);
+                record::validate_record(&target, &data).map_err(failed_create)?;
+                check_relations(w, &schema, &target, &data).map_err(|e| with_message(e, "Failed to create record."))?;
+                hash_passwords(&target, &mut data, None)?;
+                w.insert(&target, &data).map_err(|e| unique_error(e, "Failed to create record."))?;
+                if let Access::Rule(plan) = &access {
+                    let view = body_view(&body, &data);
+                    let request = request_info(&requester_for_rule, &meta_for_rule, Some(&view), "default");
+                    if w.get(&target, &id, &[plan.as_ref()], &request)?.is_none() {
+                        return Err(AppError::bad_request("Failed to create record."));
+                    }
+                }
+                Ok::<_, AppError>(id)
+            })
+            .await?;
+        self.read_one(requester, meta, collection, id, Vec::new(), expand)
+            .await?
+            .ok_or_else(AppError::not_found)
+    }
+
+    pub async fn update_record(
+        &self,
+        requester: &Requester,
+        meta: &RequestMeta,
+        collection: &str,
+        id: &str,
+        body: Map<String, Value>,
+        expand: &str,
+    ) -> AppResult<Value> {
+        let collection = self
+            .schema()
+            .get(collection)
+            .cloned()
+            .ok_or_else(|| AppError::NotFound("Missing or invalid collection context.".into()))?;
+        if collection.is_view() {
+            return Err(AppError::bad_request("Unsupported collection type."));
+        }
+        let access = self.access(requester, &collection, RuleKind::Update);
+        if matches!(access, Access::SuperusersOnly) {
+            return Err(AppError::superusers_only());
+        }
+        let schema = self.schema();
+        let superuser = requester.is_superuser();
+        let target = collection.clone();
+        let record_id = id.to_owned();
+        let requester_for_rule = requester.clone();
+        let meta_for_rule = meta.clone();
+        self.store
+            .write(move |w| {
+                let mut data = record::new_record(&target);
+                let options = ApplyOptions {
+                    is_new: false,
+                    is_superuser: superuser,
+                };
+                let plans = conditions(&access, None);
+                // The rule sees the stored record and the submitted body (modifiers applied).
+                let request_body = {
+                    let Some(current) = w.get(&target, &record_id, &[], &RequestInfo::default())? else {
+                        return Err(AppError::not_found());
+                    };
+                    data.clone_from(&current);
+                    let mut resolved = current.clone();
+                    record::apply_body(&target, &mut resolved, &body, &options).map_err(failed_update)?;
+                    body_view(&body, &resolved)
+                };
+                let request = request_info(&requester_for_rule, &meta_for_rule, Some(&request_body), "default");
+                if !plans.is_empty() && w.get(&target, &record_id, &refs(&plans), &request)?.is_none() {
+                    return Err(AppError::not_found());
+                }
+                let original = data.clone();
+                record::apply_body(&target, &mut data, &body, &options).map_err(failed_update)?;
+                touch_autodates(&target, &mut data, false);
+                record::validate_record(&target, &data).map_err(failed_update)?;
+                check_relations(w, &schema, &target, &data).map_err(|e| with_message(e, "Failed to update record."))?;
+                hash_passwords(&target, &mut data, Some(&original))?;
+                w.update(&target, &record_id, &data).map_err(|e| unique_error(e, "Failed to update record."))?;
+                Ok::<_, AppError>(())
+            })
+            .await?;
+        self.read_one(requester, meta, collection, id.to_owned(), Vec::new(), expand)
+            .await?
+            .ok_or_else(AppError::not_found)
+    }
+
+    pub async fn delete_record(&self, requester: &Requester, meta: &RequestMeta, collection: &str, id: &str) -> AppResult<()> {
+        let collection = self.collection(collection)?;
+        if collection.is_view() {
+            return Err(AppError::bad_request("Unsupported collection type."));
+        }
+        let access = self.access(requester, &collection, RuleKind::Delete);
+        if matches!(access, Access::SuperusersOnly) {
+            return Err(AppError::superusers_only());
+        }
+        let schema = self.schema();
+        let request = self.request_info(requester, meta, None, "default");
+        let id = id.to_owned();
+        self.store
+            .write(move |w| {
+                let plans = conditions(&access, None);
+                if w.get(&collection, &id, &refs(&plans), &request)?.is_none() {
+                    return Err(AppError::not_found());
+                }
+                delete_cascading(w, &schema, &collection, &id, 0)
+            })
+            .await
+    }
+}
+
+/// The body keys the client sent, with the values they resolve to after modifiers.
+fn body_view(body: &Map<String, Value>, resolved: &Row) -> Map<String, Value> {
+    let mut view = Map::new();
+    for key in body.keys() {
+        let name = key.trim_start_matches('+').trim_end_matches(['+', '-']);
+        if let Some(value) = resolved.get(name) {
+            view.insert(name.to_owned(), value.clone());
+        }
+    }
+    view
+}
+
+fn failed_create(errors: ValidationErrors) -> AppError {
+    AppError::invalid("Failed to create record.", errors)
+}
+
+fn failed_update(errors: ValidationErrors) -> AppError {
+    AppError::invalid("Failed to update record.", errors)
+}
+
+fn with_message(error: AppError, message: &str) -> AppError {
+    match error {
+        AppError::BadRequest { data, .. } => AppError::invalid(message, data),
+        other => other,
+    }
+}
+
+/// A unique index violation becomes `validation_not_unique` on the indexed fields.
+fn unique_error(error: StoreError, message: &str) -> AppError {
+    match error {
+        StoreError::Unique { columns } => {
+            let mut errors = ValidationErrors::new();
+            for column in columns {
+                errors.add(column, FieldError::new("validation_not_unique", "Value must be unique."));
+            }
+            AppError::invalid(message, errors)
+        }
+        other => other.into(),
+    }
+}
+
+fn ensure_id(data: &mut Row) -> String {
+    let current = data.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+    if !current.is_empty() {
+        return current;
+    }
+    let id = kb_core::id::new_record_id();
+    data.insert("id".into(), Value::String(id.clone()));
+    id
+}
+
+fn touch_autodates(collection: &Collection, data: &mut Row, is_new: bool) {
+    let now = kb_core::datetime::now();
+    for field in &collection.fields {
+        if let FieldKind::Autodate(options) = &field.kind
+            && ((is_new && options.on_create) || (!is_new && options.on_update))
+        {
+            data.insert(field.name.clone(), Value::String(now.clone()));
+        }
+    }
+}
+
+/// Every related id must exist.
+fn check_relations(w: &mut dyn Writer, schema: &Schema, collection: &Collection, data: &Row) -> AppResult<()> {
+    let mut errors = ValidationErrors::new();
+    for field in &collection.fields {
+        let Some(relation) = field.relation() else {
+            continue;
+        };
+        let ids: Vec<String> = match data.get(&field.name) {
+            Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
+            Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            _ => continue,
+        };
+        if ids.is_empty() {
+            continue;
+        }
+        let found = match schema.by_id(&relation.collection_id) {
+            Some(target) => w.get_many(target, &ids, &[], &RequestInfo::default())?.len(),
+            None => 0,
+        };
+        if found != ids.len() {
+            errors.add(
+                field.name.clone(),
+                FieldError::new("validation_missing_rel_records", "Failed to find all relation records with the provided ids."),
+            );
+        }
+    }
+    errors.into_result().map_err(|e| AppError::invalid("", e))
+}
+
+/// Hash the plain text of password fields that were set (or changed).
+fn hash_passwords(collection: &Collection, data: &mut Row, original: Option<&Row>) -> AppResult<()> {
+    for field in &collection.fields {
+        if !matches!(field.kind, FieldKind::Password(_)) {
+            continue;
+        }
+        let Some(Value::String(plain)) = data.get(&field.name) else {
+            continue;
+        };
+        let unchanged = original.and_then(|o| o.get(&field.name)).and_then(Value::as_str) == Some(plain.as_str());
+        if plain.is_empty() || unchanged {
+            continue;
+        }
+        let hashed = password::hash(plain).map_err(AppError::Internal)?;
+        data.insert(field.name.clone(), Value::String(hashed));
+    }
+    Ok(())
+}
+
+/// Deepest chain of cascading deletes before we refuse (a cycle of cascades would never end).
+const MAX_CASCADE_DEPTH: usize = 32;
+
+/// Delete a record and clean up every relation that points at it: remove the id from the
+/// referencing values, delete referencing records whose cascading relation becomes empty,
+/// refuse when a required relation would become empty.
+pub(crate) fn delete_cascading(w: &mut dyn Writer, schema: &Schema, collection: &Collection, id: &str, depth: usize) -> AppResult<()> {
+    if depth > MAX_CASCADE_DEPTH {
+        return Err(AppError::bad_request("Failed to delete record: the cascade is too deep."));
+    }
+    let blocked = || AppError::bad_request("Failed to delete record. Make sure that the record is not part of a required relation reference.");
+    for source in schema.iter().filter(|c| !c.is_view()) {
+        for field in source.relations_to(&collection.id) {
+            let Some(options) = field.relation() else { continue };
+            let referencing = w.referencing(source, field, id, &[], &RequestInfo::default(), None)?;
+            for mut row in referencing {
+                let Some(row_id) = row.get("id").and_then(Value::as_str).map(str::to_owned) else {
+                    continue;
+                };
+                if source.id == collection.id && row_id == id {
+                    continue;
+                }
+                let remaining: Value = match row.get(&field.name) {
+                    Some(Value::Array(items)) => Value::Array(items.iter().filter(|v| v.as_str() != Some(id)).cloned().collect()),
+                    _ => Value::String(String::new()),
+                };
+                let empty = match &remaining {
+                    Value::Array(items) => items.is_empty(),
+                    _ => true,
+                };
+                if empty && options.cascade_delete {
+                    delete_cascading(w, schema, source, &row_id, depth + 1)?;
+                } else if empty && options.required {
+                    return Err(blocked());
+                } else {
+                    row.insert(field.name.clone(), remaining);
+                    w.update(source, &row_id, &row)?;
+                }
+            }
+        }
+    }
+    w.delete(collection, id)?;
+    Ok(())
+}

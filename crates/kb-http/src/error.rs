@@ -1,0 +1,68 @@
+//! The one mapping from application errors to HTTP: status code + the API's error JSON.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kb_app::AppError;
+use serde_json::{Value, json};
+
+/// An error response in the API's shape: `{"status", "message", "data"}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub data: Value,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            data: json!({}),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn not_found() -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "The requested resource wasn't found.")
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::BadRequest { message, data } => ApiError {
+                status: StatusCode::BAD_REQUEST,
+                message: if message.is_empty() {
+                    "Something went wrong while processing your request.".into()
+                } else {
+                    message
+                },
+                data: serde_json::to_value(data).unwrap_or_else(|_| json!({})),
+            },
+            AppError::Unauthorized(message) => ApiError::new(StatusCode::UNAUTHORIZED, message),
+            AppError::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, message),
+            AppError::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, message),
+            AppError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong while processing your request.",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"status": self.status.as_u16(), "message": self.message, "data": self.data});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

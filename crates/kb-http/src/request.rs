@@ -1,0 +1,268 @@
+//! Extracting what handlers need from a request: the requester, query parameters, the
+//! request meta rules read, and bodies (JSON, multipart, url-encoded) as one JSON object.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use kb_app::{App, RequestMeta, Requester};
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Largest request body accepted (PocketBase's default).
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+
+/// The authenticated requester (a guest when the token is missing or invalid).
+pub struct Auth(pub Requester);
+
+impl FromRequestParts<Arc<App>> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        Ok(Auth(app.authenticate(token).await))
+    }
+}
+
+/// Query parameters (first value of each key) plus the request meta for rules.
+pub struct Params {
+    pub query: HashMap<String, String>,
+    pub meta: RequestMeta,
+}
+
+fn snake_header(name: &str) -> String {
+    name.to_ascii_lowercase().replace('-', "_")
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let pairs: Vec<(String, String)> = parts
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let mut query = HashMap::new();
+        let mut query_json = Map::new();
+        for (key, value) in pairs {
+            query_json.entry(key.clone()).or_insert_with(|| Value::String(value.clone()));
+            query.entry(key).or_insert(value);
+        }
+        let mut headers = Map::new();
+        for (name, value) in &parts.headers {
+            if let Ok(value) = value.to_str() {
+                headers
+                    .entry(snake_header(name.as_str()))
+                    .or_insert_with(|| Value::String(value.to_owned()));
+            }
+        }
+        Ok(Params {
+            query,
+            meta: RequestMeta {
+                method: parts.method.as_str().to_owned(),
+                query: query_json,
+                headers,
+            },
+        })
+    }
+}
+
+impl Params {
+    pub fn get(&self, key: &str) -> &str {
+        self.query.get(key).map(String::as_str).unwrap_or_default()
+    }
+
+    /// A non-negative integer parameter; absent → 0; anything else → 400.
+    pub fn integer(&self, key: &str) -> ApiResult<u64> {
+        match self.query.get(key).map(|v| v.trim()) {
+            None | Some("") => Ok(0),
+            Some(v) => v
+                .parse::<i64>()
+                .map(|n| n.max(0) as u64)
+                .map_err(|_| ApiError::bad_request("Something went wrong while processing your request.")),
+        }
+    }
+
+    /// A boolean parameter in Go's `strconv.ParseBool` forms; absent → false.
+    pub fn boolean(&self, key: &str) -> ApiResult<bool> {
+        match self.query.get(key).map(String::as_str) {
+            None | Some("") => Ok(false),
+            Some("1" | "t" | "T" | "TRUE" | "true" | "True") => Ok(true),
+            Some("0" | "f" | "F" | "FALSE" | "false" | "False") => Ok(false),
+            Some(_) => Err(ApiError::bad_request("Something went wrong while processing your request.")),
+        }
+    }
+
+    pub fn list_params(&self) -> ApiResult<kb_app::ListParams> {
+        Ok(kb_app::ListParams {
+            page: self.integer("page")?,
+            per_page: self.integer("perPage")?,
+            sort: self.get("sort").to_owned(),
+            filter: self.get("filter").to_owned(),
+            expand: self.get("expand").to_owned(),
+            skip_total: self.boolean("skipTotal")?,
+        })
+    }
+}
+
+/// Why a body could not be read. Each endpoint words the 400 its own way, so the handler
+/// picks the message.
+#[derive(Debug)]
+pub enum BodyError {
+    Malformed,
+    UnsupportedType,
+    TooLarge,
+}
+
+/// A request body as one JSON object (empty when there is none).
+pub struct JsonBody(pub Result<Map<String, Value>, BodyError>);
+
+impl JsonBody {
+    /// The object, or the API error for a bad body with this endpoint's message.
+    pub fn object(self, malformed_message: &str) -> ApiResult<Map<String, Value>> {
+        self.0.map_err(|e| match e {
+            BodyError::Malformed => ApiError::bad_request(malformed_message),
+            BodyError::UnsupportedType => ApiError::bad_request("Unsupported Content-Type."),
+            BodyError::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large."),
+        })
+    }
+}
+
+/// A form value as PocketBase infers it: `"true"`/`"false"` → bool, a string that is
+/// exactly a number's canonical text → number, anything else stays a string.
+pub fn infer_form_value(text: &str) -> Value {
+    match text {
+        "true" => return Value::Bool(true),
+        "false" => return Value::Bool(false),
+        _ => {}
+    }
+    if let Ok(number) = text.parse::<f64>()
+        && number.is_finite()
+        && let Some(n) = serde_json::Number::from_f64(number)
+    {
+        let canonical = if number.fract() == 0.0 && number.abs() < 1e15 {
+            format!("{}", number as i64)
+        } else {
+            number.to_string()
+        };
+        if canonical == text {
+            return if number.fract() == 0.0 && number.abs() < 1e15 {
+                Value::Number((number as i64).into())
+            } else {
+                Value::Number(n)
+            };
+        }
+    }
+    Value::String(text.to_owned())
+}
+
+fn push_form_value(map: &mut Map<String, Value>, key: String, value: Value) {
+    match map.get_mut(&key) {
+        Some(Value::Array(items)) => items.push(value),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, value]);
+        }
+        None => {
+            map.insert(key, value);
+        }
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+async fn parse_multipart(headers: HeaderMap, bytes: Bytes) -> Result<Map<String, Value>, BodyError> {
+    let mut request = Request::new(Body::from(bytes));
+    *request.headers_mut() = headers;
+    let mut multipart = Multipart::from_request(request, &()).await.map_err(|_| BodyError::Malformed)?;
+    let mut map = Map::new();
+    let mut payloads = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(|_| BodyError::Malformed)? {
+        let Some(name) = field.name().map(str::to_owned) else {
+            continue;
+        };
+        // Uploaded files are handled by the file storage work; plain values only here.
+        if field.file_name().is_some() {
+            continue;
+        }
+        let text = field.text().await.map_err(|_| BodyError::Malformed)?;
+        if name == "@jsonPayload" {
+            payloads.push(text);
+        } else {
+            push_form_value(&mut map, name, infer_form_value(&text));
+        }
+    }
+    for payload in payloads {
+        match serde_json::from_str::<Value>(&payload) {
+            Ok(Value::Object(object)) => map.extend(object),
+            _ => return Err(BodyError::Malformed),
+        }
+    }
+    Ok(map)
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(_) => return Ok(JsonBody(Err(BodyError::TooLarge))),
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonBody(Ok(Map::new())));
+        }
+        let kind = content_type(&parts.headers);
+        let parsed = if kind.starts_with("multipart/form-data") {
+            parse_multipart(parts.headers, bytes).await
+        } else if kind.starts_with("application/x-www-form-urlencoded") {
+            let mut map = Map::new();
+            for (key, value) in form_urlencoded::parse(&bytes) {
+                push_form_value(&mut map, key.into_owned(), infer_form_value(&value));
+            }
+            Ok(map)
+        } else if kind.is_empty() || kind.starts_with("application/json") || kind.contains("+json") {
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(map)) => Ok(map),
+                Ok(Value::Null) => Ok(Map::new()),
+                _ => Err(BodyError::Malformed),
+            }
+        } else {
+            Err(BodyError::UnsupportedType)
+        };
+        Ok(JsonBody(parsed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn form_values_are_inferred_like_pocketbase() {
+        assert_eq!(infer_form_value("true"), json!(true));
+        assert_eq!(infer_form_value("12.5"), json!(12.5));
+        assert_eq!(infer_form_value("-3"), json!(-3));
+        assert_eq!(infer_form_value("012"), json!("012"));
+        assert_eq!(infer_form_value("1e3"), json!("1e3"));
+        assert_eq!(infer_form_value(""), json!(""));
+        assert_eq!(infer_form_value("abc"), json!("abc"));
+    }
+}
