@@ -176,7 +176,7 @@ impl App {
         json!({
             "base": blank(CollectionKind::Base, vec![id_field()], Vec::new()),
             "auth": blank(
-                CollectionKind::Auth(Box::new(system::default_auth_options(604800))),
+                CollectionKind::Auth(Box::new(system::default_auth_options(432000))),
                 auth_fields,
                 system::auth_indexes(&suffix, ""),
             ),
@@ -367,7 +367,16 @@ impl App {
             Some(old) => serde_json::to_value(old).map_err(|e| AppError::Internal(e.to_string()))?,
             None => json!({"type": "base"}),
         };
-        let submitted_fields = body.get("fields").cloned();
+        // A null option means "the default"; dropping them lets a field keep options of
+        // another type (as when its type is being changed) without failing to load.
+        let submitted_fields = body.get("fields").cloned().map(|mut fields| {
+            if let Value::Array(items) = &mut fields {
+                for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                    item.retain(|_, v| !v.is_null());
+                }
+            }
+            fields
+        });
         merge_json(&mut json, body);
         if let Some(fields) = submitted_fields {
             json["fields"] = fields;
@@ -572,7 +581,7 @@ fn ensure_id_field(fields: &mut Vec<Field>, importing: bool) {
 }
 
 fn fill_auth_defaults(options: &mut kb_core::collection::AuthOptions) {
-    let defaults = system::default_auth_options(604800);
+    let defaults = system::default_auth_options(432000);
     for (token, default) in [
         (&mut options.auth_token, &defaults.auth_token),
         (&mut options.password_reset_token, &defaults.password_reset_token),
@@ -608,7 +617,7 @@ pub fn validate_collection(collection: &Collection, old: Option<&Collection>, af
         errors.add("name", FieldError::new("validation_length_too_long", "The length must be no more than 255."));
     } else if name.contains("_via_") {
         errors.add("name", FieldError::new("validation_found_via", "The value cannot contain \"_via_\"."));
-    } else if after.iter().any(|c| c.id != collection.id && c.name.eq_ignore_ascii_case(name)) {
+    } else if after.iter().filter(|c| c.name.eq_ignore_ascii_case(name)).count() > 1 {
         errors.add(
             "name",
             FieldError::new("validation_collection_name_exists", "Collection name must be unique (case insensitive)."),
@@ -618,7 +627,7 @@ pub fn validate_collection(collection: &Collection, old: Option<&Collection>, af
     }
     if !is_word(&collection.id) || collection.id.len() > 100 {
         errors.add("id", FieldError::new("validation_match_invalid", "Must be in a valid format."));
-    } else if old.is_none() && after.iter().filter(|c| c.id == collection.id).count() > 1 {
+    } else if old.is_none() && !errors.contains("name") && after.iter().filter(|c| c.id == collection.id).count() > 1 {
         errors.add("id", FieldError::new("validation_not_unique", "Value must be unique."));
     }
     if let Some(old) = old

@@ -9,7 +9,6 @@ use kb_store::{Reader, RequestInfo, Row, StoreError};
 use serde_json::{Map, Value};
 
 use crate::app::{Access, App, Requester, RuleKind};
-use crate::error::{AppError, AppResult};
 
 /// Most back-related records expanded per record.
 const MAX_BACK_RELATIONS: u64 = 1000;
@@ -46,16 +45,19 @@ impl App {
         requester: &Requester,
         collection: &Collection,
         expand: &str,
-    ) -> AppResult<Vec<ExpandNode>> {
+    ) -> Vec<ExpandNode> {
         if expand.trim().is_empty() {
-            return Ok(Vec::new());
+            return Vec::new();
         }
-        let paths = kb_filter::parse_expand(expand).map_err(|_| AppError::bad_request("Something went wrong while processing your request."))?;
+        // Like PocketBase, an expand that cannot be parsed expands nothing rather than failing.
+        let Ok(paths) = kb_filter::parse_expand(expand) else {
+            return Vec::new();
+        };
         let mut nodes: Vec<ExpandNode> = Vec::new();
         for path in &paths {
             self.add_path(schema, requester, collection, path, &mut nodes);
         }
-        Ok(nodes)
+        nodes
     }
 
     fn add_path(&self, schema: &Schema, requester: &Requester, collection: &Collection, path: &[String], nodes: &mut Vec<ExpandNode>) {

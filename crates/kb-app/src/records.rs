@@ -142,7 +142,7 @@ impl App {
         }
         let filter = self.client_filter(&schema, requester, &collection, &params.filter)?;
         let sort = self.sort_keys(&schema, requester, &collection, &params.sort)?;
-        let expand = self.expand_plan(&schema, requester, &collection, &params.expand)?;
+        let expand = self.expand_plan(&schema, requester, &collection, &params.expand);
         let page = params.page.max(1);
         let per_page = match params.per_page {
             0 => DEFAULT_PER_PAGE,
@@ -213,7 +213,7 @@ impl App {
         expand: &str,
     ) -> AppResult<Option<Value>> {
         let schema = self.schema();
-        let expand = self.expand_plan(&schema, requester, &collection, expand)?;
+        let expand = self.expand_plan(&schema, requester, &collection, expand);
         let request = self.request_info(requester, meta, None, "default");
         let expand_request = self.request_info(requester, meta, None, "expand");
         let presenter = Presenter {
@@ -263,10 +263,10 @@ impl App {
                     is_new: true,
                     is_superuser: superuser,
                 };
-                record::apply_body(&target, &mut data, &body, &options).map_err(failed_create)?;
+                let applied = record::apply_body(&target, &mut data, &body, &options);
                 let id = ensure_id(&mut data);
                 touch_autodates(&target, &mut data, true);
-                record::validate_record(&target, &data).map_err(failed_create)?;
+                check_record(&target, &data, applied).map_err(failed_create)?;
                 check_relations(w, &schema, &target, &data).map_err(|e| with_message(e, "Failed to create record."))?;
                 hash_passwords(&target, &mut data, None)?;
                 w.insert(&target, &data).map_err(|e| unique_error(e, "Failed to create record."))?;
@@ -327,7 +327,8 @@ impl App {
                     };
                     data.clone_from(&current);
                     let mut resolved = current.clone();
-                    record::apply_body(&target, &mut resolved, &body, &options).map_err(failed_update)?;
+                    // Errors are reported after the rule check, by the real application below.
+                    let _ = record::apply_body(&target, &mut resolved, &body, &options);
                     body_view(&body, &resolved)
                 };
                 let request = request_info(&requester_for_rule, &meta_for_rule, Some(&request_body), "default");
@@ -335,9 +336,9 @@ impl App {
                     return Err(AppError::not_found());
                 }
                 let original = data.clone();
-                record::apply_body(&target, &mut data, &body, &options).map_err(failed_update)?;
+                let applied = record::apply_body(&target, &mut data, &body, &options);
                 touch_autodates(&target, &mut data, false);
-                record::validate_record(&target, &data).map_err(failed_update)?;
+                check_record(&target, &data, applied).map_err(failed_update)?;
                 check_relations(w, &schema, &target, &data).map_err(|e| with_message(e, "Failed to update record."))?;
                 hash_passwords(&target, &mut data, Some(&original))?;
                 w.update(&target, &record_id, &data).map_err(|e| unique_error(e, "Failed to update record."))?;
@@ -383,6 +384,16 @@ fn body_view(body: &Map<String, Value>, resolved: &Row) -> Map<String, Value> {
         }
     }
     view
+}
+
+/// Errors of applying the body and of validating the result, reported together (the
+/// first error of a field wins), as PocketBase reports them.
+fn check_record(collection: &Collection, data: &Row, applied: Result<(), ValidationErrors>) -> Result<(), ValidationErrors> {
+    let mut errors = applied.err().unwrap_or_default();
+    if let Err(invalid) = record::validate_record(collection, data) {
+        errors.merge(invalid);
+    }
+    errors.into_result()
 }
 
 fn failed_create(errors: ValidationErrors) -> AppError {

@@ -78,6 +78,13 @@ impl ValidationErrors {
         }
     }
 
+    /// Add `other`'s errors for keys that have none yet.
+    pub fn merge(&mut self, other: ValidationErrors) {
+        for (key, node) in other.0 {
+            self.0.entry(key).or_insert(node);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -224,6 +224,18 @@ fn no_less_than(errors: &mut ValidationErrors, key: &str, value: i64, min: i64) 
     }
 }
 
+/// `scheme://host[...]` with no whitespace: enough to catch a mistyped application URL.
+fn looks_like_url(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return false;
+    };
+    !scheme.is_empty()
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        && !rest.is_empty()
+        && !rest.starts_with('/')
+        && !text.chars().any(char::is_whitespace)
+}
+
 fn required(errors: &mut ValidationErrors, key: &str, value: &str) {
     if value.trim().is_empty() {
         errors.add(key, FieldError::required());
@@ -257,6 +269,9 @@ impl Settings {
             );
         }
         required(&mut meta, "appURL", &self.meta.app_url);
+        if !self.meta.app_url.trim().is_empty() && !looks_like_url(&self.meta.app_url) {
+            meta.add("appURL", FieldError::new("validation_is_url", "Must be a valid URL."));
+        }
         required(&mut meta, "senderName", &self.meta.sender_name);
         required(&mut meta, "senderAddress", &self.meta.sender_address);
         errors.add_group("meta", meta);

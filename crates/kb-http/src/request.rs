@@ -238,7 +238,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             }
             Ok(map)
         } else if kind.is_empty() || kind.starts_with("application/json") || kind.contains("+json") {
-            match serde_json::from_slice::<Value>(&bytes) {
+            match strict_json(&bytes) {
                 Ok(Value::Object(map)) => Ok(map),
                 Ok(Value::Null) => Ok(Map::new()),
                 _ => Err(BodyError::Malformed),
@@ -250,10 +250,85 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
+/// Parse JSON rejecting duplicate object keys (which a lenient parser would silently
+/// resolve to the last value, hiding a client bug).
+pub fn strict_json(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Visitor};
+
+    struct Strict(Value);
+    struct StrictVisitor;
+
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(StrictVisitor).map(Strict)
+        }
+    }
+
+    impl<'de> Visitor<'de> for StrictVisitor {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<Value, E> {
+            serde_json::Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("number out of range"))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(Strict(item)) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut object = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if object.contains_key(&key) {
+                    return Err(A::Error::custom(format!("duplicate key {key:?}")));
+                }
+                let Strict(value) = map.next_value()?;
+                object.insert(key, value);
+            }
+            Ok(Value::Object(object))
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let Strict(value) = Strict::deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn strict_json_rejects_duplicate_keys_and_overflow() {
+        assert!(strict_json(br#"{"a":1,"a":2}"#).is_err());
+        assert!(strict_json(br#"{"a":1e400}"#).is_err());
+        assert!(strict_json(br#"{"a":1} x"#).is_err());
+        assert_eq!(strict_json(br#"{"a":[1,{"b":null}]}"#).unwrap(), json!({"a":[1,{"b":null}]}));
+    }
 
     #[test]
     fn form_values_are_inferred_like_pocketbase() {
