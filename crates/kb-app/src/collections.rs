@@ -615,6 +615,8 @@ pub fn validate_collection(collection: &Collection, old: Option<&Collection>, af
         errors.add("name", FieldError::new("validation_match_invalid", "Must be in a valid format."));
     } else if name.len() > 255 {
         errors.add("name", FieldError::new("validation_length_too_long", "The length must be no more than 255."));
+    } else if kb_store::RESERVED_TABLES.iter().any(|r| r.eq_ignore_ascii_case(name)) || name.to_ascii_lowercase().starts_with("sqlite_") {
+        errors.add("name", FieldError::new("validation_collection_name_invalid", "The name is reserved for internal use."));
     } else if name.contains("_via_") {
         errors.add("name", FieldError::new("validation_found_via", "The value cannot contain \"_via_\"."));
     } else if after.iter().filter(|c| c.name.eq_ignore_ascii_case(name)).count() > 1 {

@@ -25,6 +25,10 @@ use serde_json::{Map, Value};
 pub use sql::SortSpec;
 pub use values::{RequestInfo, SqlValue};
 
+/// Tables every backend keeps for itself (collection definitions, settings); no collection
+/// may take these names.
+pub const RESERVED_TABLES: &[&str] = &["_collections", "_params"];
+
 /// A record as storage hands it over: field name → canonical JSON value.
 pub type Row = Map<String, Value>;
 
