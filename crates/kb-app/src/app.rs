@@ -23,7 +23,10 @@ use crate::tokens;
 pub enum Requester {
     Guest,
     /// A record of an auth collection, authenticated by its token.
-    Auth { collection: Arc<Collection>, record: Row },
+    Auth {
+        collection: Arc<Collection>,
+        record: Row,
+    },
 }
 
 impl Requester {
@@ -97,12 +100,19 @@ pub enum Access {
 
 type RuleKey = (String, RuleKind, String);
 
+/// Compiled rules of one schema version; `None` marks a rule that no longer compiles.
+#[derive(Default)]
+struct RuleCache {
+    version: u64,
+    plans: HashMap<RuleKey, Option<Arc<FilterPlan>>>,
+}
+
 pub struct App {
     pub(crate) store: Store,
     schema: ArcSwap<Schema>,
     settings: ArcSwap<Settings>,
     /// Compiled rules of the current schema version, by (collection, rule, auth collection).
-    rules: Mutex<(u64, HashMap<RuleKey, Option<Arc<FilterPlan>>>)>,
+    rules: Mutex<RuleCache>,
     /// Serialises schema changes, so each one starts from the schema the previous produced.
     pub(crate) schema_change: tokio::sync::Mutex<()>,
 }
@@ -141,7 +151,7 @@ impl App {
             store,
             schema: ArcSwap::from_pointee(Schema::new(collections, 1)),
             settings: ArcSwap::from_pointee(settings.unwrap_or_default()),
-            rules: Mutex::new((0, HashMap::new())),
+            rules: Mutex::new(RuleCache::default()),
             schema_change: tokio::sync::Mutex::new(()),
         }))
     }
@@ -152,7 +162,8 @@ impl App {
 
     pub(crate) fn replace_schema(&self, collections: Vec<Collection>) {
         let version = self.schema.load().version + 1;
-        self.schema.store(Arc::new(Schema::new(collections, version)));
+        self.schema
+            .store(Arc::new(Schema::new(collections, version)));
     }
 
     pub fn settings(&self) -> Arc<Settings> {
@@ -188,14 +199,20 @@ impl App {
             return Access::All;
         }
         let schema = self.schema();
-        let auth_id = requester.auth_collection().map(|c| c.id.clone()).unwrap_or_default();
+        let auth_id = requester
+            .auth_collection()
+            .map(|c| c.id.clone())
+            .unwrap_or_default();
         let key = (collection.id.clone(), kind, auth_id);
         {
             let mut cache = self.rules.lock();
-            if cache.0 != schema.version {
-                *cache = (schema.version, HashMap::new());
+            if cache.version != schema.version {
+                *cache = RuleCache {
+                    version: schema.version,
+                    plans: HashMap::new(),
+                };
             }
-            if let Some(plan) = cache.1.get(&key) {
+            if let Some(plan) = cache.plans.get(&key) {
                 return plan.clone().map_or(Access::SuperusersOnly, Access::Rule);
             }
         }
@@ -204,14 +221,20 @@ impl App {
             tracing::error!(collection = %collection.name, rule = ?kind, "a stored rule does not compile; only superusers pass it");
         }
         let mut cache = self.rules.lock();
-        if cache.0 == schema.version {
-            cache.1.insert(key, plan.clone());
+        if cache.version == schema.version {
+            cache.plans.insert(key, plan.clone());
         }
         plan.map_or(Access::SuperusersOnly, Access::Rule)
     }
 
     /// The request info rules and filters read.
-    pub fn request_info(&self, requester: &Requester, meta: &RequestMeta, body: Option<&Map<String, Value>>, context: &str) -> RequestInfo {
+    pub fn request_info(
+        &self,
+        requester: &Requester,
+        meta: &RequestMeta,
+        body: Option<&Map<String, Value>>,
+        context: &str,
+    ) -> RequestInfo {
         request_info(requester, meta, body, context)
     }
 
@@ -242,13 +265,20 @@ impl App {
         let id = claims.id.clone();
         let record = self
             .store
-            .read(move |r| r.get(&lookup, &id, &[], &RequestInfo::default()).map_err(AppError::from))
+            .read(move |r| {
+                r.get(&lookup, &id, &[], &RequestInfo::default())
+                    .map_err(AppError::from)
+            })
             .await;
         let Ok(Some(record)) = record else {
             return Requester::Guest;
         };
-        let token_key = record.get("tokenKey").and_then(Value::as_str).unwrap_or_default();
-        if token_key.is_empty() || tokens::verify(token, &format!("{token_key}{secret}")).is_none() {
+        let token_key = record
+            .get("tokenKey")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if token_key.is_empty() || tokens::verify(token, &format!("{token_key}{secret}")).is_none()
+        {
             return Requester::Guest;
         }
         Requester::Auth { collection, record }
@@ -256,7 +286,12 @@ impl App {
 }
 
 /// The request info (`@request.*`) of a request.
-pub fn request_info(requester: &Requester, meta: &RequestMeta, body: Option<&Map<String, Value>>, context: &str) -> RequestInfo {
+pub fn request_info(
+    requester: &Requester,
+    meta: &RequestMeta,
+    body: Option<&Map<String, Value>>,
+    context: &str,
+) -> RequestInfo {
     RequestInfo(json!({
         "auth": requester.info(),
         "body": body.cloned().map(Value::Object).unwrap_or_else(|| json!({})),
@@ -268,12 +303,19 @@ pub fn request_info(requester: &Requester, meta: &RequestMeta, body: Option<&Map
 }
 
 /// Parse and resolve a stored rule; `None` if it no longer compiles.
-fn compile_rule(text: &str, schema: &Schema, collection: &Collection, auth: Option<&Collection>) -> Option<Arc<FilterPlan>> {
+fn compile_rule(
+    text: &str,
+    schema: &Schema,
+    collection: &Collection,
+    auth: Option<&Collection>,
+) -> Option<Arc<FilterPlan>> {
     let expr = parse_filter(text).ok()??;
     let options = ResolveOptions {
         allow_hidden: true,
         allow_request: true,
         auth_collection: auth,
     };
-    resolve_filter(&expr, schema, collection, &options).ok().map(Arc::new)
+    resolve_filter(&expr, schema, collection, &options)
+        .ok()
+        .map(Arc::new)
 }

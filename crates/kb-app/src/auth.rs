@@ -44,7 +44,12 @@ fn equals(field: &str, value: &str) -> FilterPlan {
     }
 }
 
-fn find_by(reader: &mut dyn Reader, collection: &Collection, field: &str, value: &str) -> Result<Option<Row>, kb_store::StoreError> {
+fn find_by(
+    reader: &mut dyn Reader,
+    collection: &Collection,
+    field: &str,
+    value: &str,
+) -> Result<Option<Row>, kb_store::StoreError> {
     let plan = equals(field, value);
     let query = ListQuery {
         collection,
@@ -53,7 +58,10 @@ fn find_by(reader: &mut dyn Reader, collection: &Collection, field: &str, value:
         limit: Some(1),
         offset: 0,
     };
-    Ok(reader.list(&query, &RequestInfo::default())?.into_iter().next())
+    Ok(reader
+        .list(&query, &RequestInfo::default())?
+        .into_iter()
+        .next())
 }
 
 fn auth_collection_context() -> AppError {
@@ -65,7 +73,11 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 
 impl App {
     fn auth_collection(&self, id_or_name: &str) -> AppResult<Arc<Collection>> {
-        let collection = self.schema().get(id_or_name).cloned().ok_or_else(auth_collection_context)?;
+        let collection = self
+            .schema()
+            .get(id_or_name)
+            .cloned()
+            .ok_or_else(auth_collection_context)?;
         if !collection.is_auth() {
             return Err(auth_collection_context());
         }
@@ -74,16 +86,29 @@ impl App {
 
     /// Sign a new auth token for `record`.
     fn auth_token(&self, collection: &Collection, record: &Row) -> AppResult<String> {
-        let options = collection.auth_options().ok_or_else(auth_collection_context)?;
-        let token_key = record.get("tokenKey").and_then(Value::as_str).unwrap_or_default();
+        let options = collection
+            .auth_options()
+            .ok_or_else(auth_collection_context)?;
+        let token_key = record
+            .get("tokenKey")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let claims = Claims {
-            id: record.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            id: record
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
             collection_id: collection.id.clone(),
             kind: tokens::AUTH.into(),
             refreshable: Some(true),
             exp: tokens::expiry(options.auth_token.duration),
         };
-        tokens::sign(&claims, &format!("{token_key}{}", options.auth_token.secret)).map_err(AppError::Internal)
+        tokens::sign(
+            &claims,
+            &format!("{token_key}{}", options.auth_token.secret),
+        )
+        .map_err(AppError::Internal)
     }
 
     /// The auth record as auth responses show it: always with its email.
@@ -95,24 +120,48 @@ impl App {
         Value::Object(json)
     }
 
-    pub async fn auth_with_password(&self, collection: &str, body: &Map<String, Value>) -> AppResult<AuthResponse> {
+    pub async fn auth_with_password(
+        &self,
+        collection: &str,
+        body: &Map<String, Value>,
+    ) -> AppResult<AuthResponse> {
         let collection = self.auth_collection(collection)?;
-        let options = collection.auth_options().ok_or_else(auth_collection_context)?.clone();
+        let options = collection
+            .auth_options()
+            .ok_or_else(auth_collection_context)?
+            .clone();
         if !options.password_auth.enabled {
-            return Err(AppError::Forbidden("The collection is not configured to allow password authentication.".into()));
+            return Err(AppError::Forbidden(
+                "The collection is not configured to allow password authentication.".into(),
+            ));
         }
-        let text = |key: &str| body.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
-        let (identity, password, identity_field) = (text("identity"), text("password"), text("identityField"));
+        let text = |key: &str| {
+            body.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (identity, password, identity_field) =
+            (text("identity"), text("password"), text("identityField"));
         let mut errors = ValidationErrors::new();
         for (key, value) in [("identity", &identity), ("password", &password)] {
             if value.is_empty() {
                 errors.add(key, FieldError::required());
             } else if value.chars().count() > 255 {
-                errors.add(key, FieldError::new("validation_length_out_of_range", "The length must be between 1 and 255."));
+                errors.add(
+                    key,
+                    FieldError::new(
+                        "validation_length_out_of_range",
+                        "The length must be between 1 and 255.",
+                    ),
+                );
             }
         }
         if !errors.is_empty() {
-            return Err(AppError::invalid("An error occurred while validating the submitted data.", errors));
+            return Err(AppError::invalid(
+                "An error occurred while validating the submitted data.",
+                errors,
+            ));
         }
         let fields: Vec<String> = if identity_field.is_empty() {
             let mut fields = options.password_auth.identity_fields.clone();
@@ -120,12 +169,19 @@ impl App {
             fields.sort_by_key(|f| f != "email");
             fields.retain(|f| f != "email" || identity.contains('@'));
             fields
-        } else if options.password_auth.identity_fields.contains(&identity_field) {
+        } else if options
+            .password_auth
+            .identity_fields
+            .contains(&identity_field)
+        {
             vec![identity_field]
         } else {
             return Err(AppError::invalid(
                 "An error occurred while validating the submitted data.",
-                ValidationErrors::single("identityField", FieldError::invalid_value(&identity_field)),
+                ValidationErrors::single(
+                    "identityField",
+                    FieldError::invalid_value(&identity_field),
+                ),
             ));
         };
         let lookup = collection.clone();
@@ -164,7 +220,11 @@ impl App {
             let hashed = password::hash(&password).map_err(AppError::Internal)?;
             record.insert("password".into(), Value::String(hashed));
             let (target, row) = (collection.clone(), record.clone());
-            let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let id = row
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             self.store
                 .write(move |w| w.update(&target, &id, &row).map_err(AppError::from))
                 .await?;
@@ -178,11 +238,20 @@ impl App {
 
     pub fn auth_refresh(&self, requester: &Requester, collection: &str) -> AppResult<AuthResponse> {
         let collection = self.auth_collection(collection)?;
-        let Requester::Auth { collection: own, record } = requester else {
-            return Err(AppError::Unauthorized("The request requires valid record authorization token.".into()));
+        let Requester::Auth {
+            collection: own,
+            record,
+        } = requester
+        else {
+            return Err(AppError::Unauthorized(
+                "The request requires valid record authorization token.".into(),
+            ));
         };
         if own.id != collection.id {
-            return Err(AppError::Forbidden(format!("The request requires auth record from {} collection.", collection.name)));
+            return Err(AppError::Forbidden(format!(
+                "The request requires auth record from {} collection.",
+                collection.name
+            )));
         }
         Ok(AuthResponse {
             token: self.auth_token(&collection, record)?,
@@ -199,7 +268,9 @@ impl App {
             .write(move |w| {
                 let existing = find_by(w, &collection, "email", &email)?;
                 let is_new = existing.is_none();
-                let mut data = existing.clone().unwrap_or_else(|| record::new_record(&collection));
+                let mut data = existing
+                    .clone()
+                    .unwrap_or_else(|| record::new_record(&collection));
                 let mut body = Map::new();
                 body.insert("email".into(), Value::String(email.clone()));
                 body.insert("password".into(), Value::String(password.clone()));
@@ -222,7 +293,11 @@ impl App {
                 data.insert("password".into(), Value::String(hashed));
                 match existing {
                     Some(row) => {
-                        let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                        let id = row
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned();
                         w.update(&collection, &id, &data)?;
                     }
                     None => w.insert(&collection, &data)?,
@@ -241,7 +316,11 @@ impl App {
                 let Some(row) = find_by(w, &collection, "email", &email)? else {
                     return Ok(false);
                 };
-                let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let id = row
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
                 Ok::<_, AppError>(w.delete(&collection, &id)?)
             })
             .await
@@ -251,7 +330,9 @@ impl App {
     pub async fn has_superusers(&self) -> AppResult<bool> {
         let collection = self.auth_collection(SUPERUSERS)?;
         self.store
-            .read(move |r| Ok::<_, AppError>(r.count(&collection, &[], &RequestInfo::default())? > 0))
+            .read(move |r| {
+                Ok::<_, AppError>(r.count(&collection, &[], &RequestInfo::default())? > 0)
+            })
             .await
     }
 }

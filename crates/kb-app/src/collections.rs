@@ -18,7 +18,15 @@ use crate::error::{AppError, AppResult};
 use crate::records::{ListParams, MAX_PER_PAGE, Page, delete_cascading};
 use crate::system;
 
-const RESERVED_FIELD_NAMES: &[&str] = &["null", "true", "false", "_rowid_", "collectionId", "collectionName", "expand"];
+const RESERVED_FIELD_NAMES: &[&str] = &[
+    "null",
+    "true",
+    "false",
+    "_rowid_",
+    "collectionId",
+    "collectionName",
+    "expand",
+];
 const RESERVED_AUTH_FIELD_NAMES: &[&str] = &["passwordConfirm", "oldPassword"];
 const GENERIC_ERROR: &str = "Something went wrong while processing your request.";
 
@@ -26,9 +34,13 @@ const GENERIC_ERROR: &str = "Something went wrong while processing your request.
 /// superusers only.
 pub fn require_superuser(requester: &Requester) -> AppResult<()> {
     match requester {
-        Requester::Guest => Err(AppError::Unauthorized("The request requires valid record authorization token.".into())),
+        Requester::Guest => Err(AppError::Unauthorized(
+            "The request requires valid record authorization token.".into(),
+        )),
         r if r.is_superuser() => Ok(()),
-        _ => Err(AppError::Forbidden("The authorized record is not allowed to perform this action.".into())),
+        _ => Err(AppError::Forbidden(
+            "The authorized record is not allowed to perform this action.".into(),
+        )),
     }
 }
 
@@ -39,7 +51,9 @@ pub fn merge_json(base: &mut Value, patch: Value) {
         (Value::Object(base), Value::Object(patch)) => {
             for (key, value) in patch {
                 match base.get_mut(&key) {
-                    Some(existing) if existing.is_object() && value.is_object() => merge_json(existing, value),
+                    Some(existing) if existing.is_object() && value.is_object() => {
+                        merge_json(existing, value)
+                    }
                     _ => {
                         base.insert(key, value);
                     }
@@ -93,8 +107,13 @@ impl App {
         let listing = Arc::new(listing_collection());
         let schema = self.schema();
         let options = ResolveOptions::default();
-        let filter = match kb_filter::parse_filter(&params.filter).map_err(|_| AppError::bad_request(GENERIC_ERROR))? {
-            Some(expr) => Some(resolve_filter(&expr, &schema, &listing, &options).map_err(|_| AppError::bad_request(GENERIC_ERROR))?),
+        let filter = match kb_filter::parse_filter(&params.filter)
+            .map_err(|_| AppError::bad_request(GENERIC_ERROR))?
+        {
+            Some(expr) => Some(
+                resolve_filter(&expr, &schema, &listing, &options)
+                    .map_err(|_| AppError::bad_request(GENERIC_ERROR))?,
+            ),
             None => None,
         };
         let sort = kb_filter::parse_sort(&params.sort)
@@ -119,7 +138,13 @@ impl App {
                 let query = ListQuery {
                     collection: &listing,
                     conditions: conditions.clone(),
-                    sort: sort.iter().map(|(key, descending)| SortSpec { key, descending: *descending }).collect(),
+                    sort: sort
+                        .iter()
+                        .map(|(key, descending)| SortSpec {
+                            key,
+                            descending: *descending,
+                        })
+                        .collect(),
                     limit: Some(per_page),
                     offset: (page - 1).saturating_mul(per_page),
                 };
@@ -142,7 +167,11 @@ impl App {
             page,
             per_page,
             total_items: total,
-            total_pages: if total < 0 { -1 } else { (total + per_page as i64 - 1) / per_page as i64 },
+            total_pages: if total < 0 {
+                -1
+            } else {
+                (total + per_page as i64 - 1) / per_page as i64
+            },
             items,
         })
     }
@@ -187,17 +216,23 @@ impl App {
     pub async fn create_collection(&self, body: Value) -> AppResult<Value> {
         let _guard = self.schema_change.lock().await;
         let Value::Object(_) = body else {
-            return Err(AppError::bad_request("Failed to load the collection type data due to invalid formatting."));
+            return Err(AppError::bad_request(
+                "Failed to load the collection type data due to invalid formatting.",
+            ));
         };
         let collection = self.prepare(body, None, false).await?;
         let schema = self.schema();
         let mut collections: Vec<Collection> = schema.iter().map(|c| (**c).clone()).collect();
         collections.push(collection.clone());
         let after = Schema::new(collections.clone(), schema.version + 1);
-        validate_collection(&collection, None, &after).map_err(|e| AppError::invalid("Failed to create collection.", e))?;
+        validate_collection(&collection, None, &after)
+            .map_err(|e| AppError::invalid("Failed to create collection.", e))?;
         let to_save = collection.clone();
         self.store
-            .write(move |w| w.save_collection(&to_save, None).map_err(|e| ddl_error(e, "Failed to create collection.")))
+            .write(move |w| {
+                w.save_collection(&to_save, None)
+                    .map_err(|e| ddl_error(e, "Failed to create collection."))
+            })
             .await?;
         self.replace_schema(collections);
         Ok(collection.to_api_json())
@@ -206,17 +241,29 @@ impl App {
     pub async fn update_collection(&self, id_or_name: &str, body: Value) -> AppResult<Value> {
         let _guard = self.schema_change.lock().await;
         let schema = self.schema();
-        let old = schema.get(id_or_name).cloned().ok_or_else(AppError::not_found)?;
+        let old = schema
+            .get(id_or_name)
+            .cloned()
+            .ok_or_else(AppError::not_found)?;
         let Value::Object(_) = body else {
-            return Err(AppError::bad_request("Failed to load the collection type data due to invalid formatting."));
+            return Err(AppError::bad_request(
+                "Failed to load the collection type data due to invalid formatting.",
+            ));
         };
         let collection = self.prepare(body, Some(&old), false).await?;
         let collections: Vec<Collection> = schema
             .iter()
-            .map(|c| if c.id == old.id { collection.clone() } else { (**c).clone() })
+            .map(|c| {
+                if c.id == old.id {
+                    collection.clone()
+                } else {
+                    (**c).clone()
+                }
+            })
             .collect();
         let after = Schema::new(collections.clone(), schema.version + 1);
-        validate_collection(&collection, Some(&old), &after).map_err(|e| AppError::invalid("Failed to update collection.", e))?;
+        validate_collection(&collection, Some(&old), &after)
+            .map_err(|e| AppError::invalid("Failed to update collection.", e))?;
         let (to_save, previous) = (collection.clone(), (*old).clone());
         self.store
             .write(move |w| {
@@ -231,7 +278,10 @@ impl App {
     pub async fn delete_collection(&self, id_or_name: &str) -> AppResult<()> {
         let _guard = self.schema_change.lock().await;
         let schema = self.schema();
-        let target = schema.get(id_or_name).cloned().ok_or_else(AppError::not_found)?;
+        let target = schema
+            .get(id_or_name)
+            .cloned()
+            .ok_or_else(AppError::not_found)?;
         if target.system {
             return Err(AppError::bad_request("Failed to delete collection."));
         }
@@ -250,13 +300,22 @@ impl App {
         self.store
             .write(move |w| w.delete_collection(&to_delete).map_err(AppError::from))
             .await?;
-        self.replace_schema(schema.iter().filter(|c| c.id != target.id).map(|c| (**c).clone()).collect());
+        self.replace_schema(
+            schema
+                .iter()
+                .filter(|c| c.id != target.id)
+                .map(|c| (**c).clone())
+                .collect(),
+        );
         Ok(())
     }
 
     pub async fn truncate_collection(&self, id_or_name: &str) -> AppResult<()> {
         let schema = self.schema();
-        let target = schema.get(id_or_name).cloned().ok_or_else(AppError::not_found)?;
+        let target = schema
+            .get(id_or_name)
+            .cloned()
+            .ok_or_else(AppError::not_found)?;
         if target.is_view() {
             return Err(AppError::bad_request(
                 "View collections cannot be truncated since they don't store their own records.",
@@ -290,7 +349,10 @@ impl App {
 
     pub async fn import_collections(&self, body: Value) -> AppResult<()> {
         let _guard = self.schema_change.lock().await;
-        let delete_missing = body.get("deleteMissing").and_then(Value::as_bool).unwrap_or(false);
+        let delete_missing = body
+            .get("deleteMissing")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let items = match body.get("collections") {
             Some(Value::Array(items)) if !items.is_empty() => items.clone(),
             _ => {
@@ -310,21 +372,34 @@ impl App {
                 .get("id")
                 .and_then(Value::as_str)
                 .and_then(|id| schema.by_id(id))
-                .or_else(|| item.get("name").and_then(Value::as_str).and_then(|n| schema.by_name(n)))
+                .or_else(|| {
+                    item.get("name")
+                        .and_then(Value::as_str)
+                        .and_then(|n| schema.by_name(n))
+                })
                 .cloned();
             let collection = self.prepare(item, old.as_deref(), true).await?;
             prepared.push((collection, old));
         }
         let imported: HashSet<&str> = prepared.iter().map(|(c, _)| c.id.as_str()).collect();
         let removed: Vec<Collection> = if delete_missing {
-            schema.iter().filter(|c| !c.system && !imported.contains(c.id.as_str())).map(|c| (**c).clone()).collect()
+            schema
+                .iter()
+                .filter(|c| !c.system && !imported.contains(c.id.as_str()))
+                .map(|c| (**c).clone())
+                .collect()
         } else {
             Vec::new()
         };
         let mut collections: Vec<Collection> = schema
             .iter()
             .filter(|c| !removed.iter().any(|r| r.id == c.id))
-            .map(|c| prepared.iter().find(|(p, _)| p.id == c.id).map_or_else(|| (**c).clone(), |(p, _)| p.clone()))
+            .map(|c| {
+                prepared
+                    .iter()
+                    .find(|(p, _)| p.id == c.id)
+                    .map_or_else(|| (**c).clone(), |(p, _)| p.clone())
+            })
             .collect();
         for (collection, old) in &prepared {
             if old.is_none() {
@@ -341,17 +416,27 @@ impl App {
                 )));
             }
         }
-        let plan: Vec<(Collection, Option<Collection>)> =
-            prepared.into_iter().map(|(c, old)| (c, old.map(|o| (*o).clone()))).collect();
+        let plan: Vec<(Collection, Option<Collection>)> = prepared
+            .into_iter()
+            .map(|(c, old)| (c, old.map(|o| (*o).clone())))
+            .collect();
         self.store
             .write(move |w| {
                 for collection in &removed {
                     w.delete_collection(collection)?;
                 }
                 // Tables first (views may select from them), then views.
-                for (collection, old) in plan.iter().filter(|(c, _)| !c.is_view()).chain(plan.iter().filter(|(c, _)| c.is_view())) {
-                    w.save_collection(collection, old.as_ref())
-                        .map_err(|e| import_failure(format!("Failed to save collection \"{}\": {e}.", collection.name)))?;
+                for (collection, old) in plan
+                    .iter()
+                    .filter(|(c, _)| !c.is_view())
+                    .chain(plan.iter().filter(|(c, _)| c.is_view()))
+                {
+                    w.save_collection(collection, old.as_ref()).map_err(|e| {
+                        import_failure(format!(
+                            "Failed to save collection \"{}\": {e}.",
+                            collection.name
+                        ))
+                    })?;
                 }
                 Ok::<_, AppError>(())
             })
@@ -362,9 +447,16 @@ impl App {
 
     /// Turn submitted JSON into a complete collection: merged over `old` when updating,
     /// defaults and ids filled in, system fields guaranteed, view fields inferred.
-    async fn prepare(&self, body: Value, old: Option<&Collection>, importing: bool) -> AppResult<Collection> {
+    async fn prepare(
+        &self,
+        body: Value,
+        old: Option<&Collection>,
+        importing: bool,
+    ) -> AppResult<Collection> {
         let mut json = match old {
-            Some(old) => serde_json::to_value(old).map_err(|e| AppError::Internal(e.to_string()))?,
+            Some(old) => {
+                serde_json::to_value(old).map_err(|e| AppError::Internal(e.to_string()))?
+            }
             None => json!({"type": "base"}),
         };
         // A null option means "the default"; dropping them lets a field keep options of
@@ -390,7 +482,8 @@ impl App {
             rename_index_columns(&mut collection, old);
         } else {
             if collection.id.is_empty() {
-                collection.id = Collection::default_id(collection.kind.type_name(), &collection.name);
+                collection.id =
+                    Collection::default_id(collection.kind.type_name(), &collection.name);
             }
             collection.created = kb_core::datetime::now();
             collection.system = false;
@@ -414,7 +507,11 @@ impl App {
                 fill_auth_defaults(options);
                 ensure_id_field(&mut collection.fields, importing);
                 for system_field in system::auth_system_fields() {
-                    if !collection.fields.iter().any(|f| f.name == system_field.name) {
+                    if !collection
+                        .fields
+                        .iter()
+                        .any(|f| f.name == system_field.name)
+                    {
                         let at = 1.min(collection.fields.len());
                         collection.fields.insert(at, system_field);
                     }
@@ -427,19 +524,33 @@ impl App {
         Ok(collection)
     }
 
-    async fn infer_view_fields(&self, collection: &Collection, old: Option<&Collection>) -> AppResult<Vec<Field>> {
+    async fn infer_view_fields(
+        &self,
+        collection: &Collection,
+        old: Option<&Collection>,
+    ) -> AppResult<Vec<Field>> {
         let query = collection.view_query().unwrap_or_default().to_owned();
         if query.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let described = self.store.read(move |r| Ok::<_, AppError>(r.describe_view_query(&query))).await?;
+        let described = self
+            .store
+            .read(move |r| Ok::<_, AppError>(r.describe_view_query(&query)))
+            .await?;
         let columns = described.map_err(|e| {
-            let message = if old.is_some() { "Failed to update collection." } else { "Failed to create collection." };
+            let message = if old.is_some() {
+                "Failed to update collection."
+            } else {
+                "Failed to create collection."
+            };
             AppError::invalid(
                 message,
                 ValidationErrors::single(
                     "viewQuery",
-                    FieldError::new("validation_invalid_view_query", format!("Invalid query - {e}.")),
+                    FieldError::new(
+                        "validation_invalid_view_query",
+                        format!("Invalid query - {e}."),
+                    ),
                 ),
             )
         })?;
@@ -454,7 +565,10 @@ impl App {
 fn import_failure(message: String) -> AppError {
     AppError::invalid(
         "Failed to import collections.",
-        ValidationErrors::single("collections", FieldError::new("validation_collections_import_failure", message)),
+        ValidationErrors::single(
+            "collections",
+            FieldError::new("validation_collections_import_failure", message),
+        ),
     )
 }
 
@@ -462,13 +576,18 @@ fn import_failure(message: String) -> AppError {
 /// become a 400 on `indexes`.
 fn ddl_error(error: kb_store::StoreError, message: &str) -> AppError {
     match error {
-        kb_store::StoreError::Database(detail) | kb_store::StoreError::Invalid(detail) => AppError::invalid(
-            message,
-            ValidationErrors::single(
-                "indexes",
-                FieldError::new("validation_invalid_index_expression", format!("Failed to apply the collection changes: {detail}.")),
-            ),
-        ),
+        kb_store::StoreError::Database(detail) | kb_store::StoreError::Invalid(detail) => {
+            AppError::invalid(
+                message,
+                ValidationErrors::single(
+                    "indexes",
+                    FieldError::new(
+                        "validation_invalid_index_expression",
+                        format!("Failed to apply the collection changes: {detail}."),
+                    ),
+                ),
+            )
+        }
         other => other.into(),
     }
 }
@@ -486,7 +605,9 @@ fn view_field(schema: &Schema, column: &ViewColumn, old: Option<&Collection>) ->
             field.name = column.name.clone();
             field.system = false;
             field.kind = match field.kind {
-                FieldKind::Autodate(_) | FieldKind::Password(_) => FieldKind::Text(TextOptions::default()),
+                FieldKind::Autodate(_) | FieldKind::Password(_) => {
+                    FieldKind::Text(TextOptions::default())
+                }
                 kind => kind,
             };
             field
@@ -511,7 +632,13 @@ fn view_field(schema: &Schema, column: &ViewColumn, old: Option<&Collection>) ->
         .filter(|f| f.kind.type_name() == field.kind.type_name())
         .map(|f| f.id.clone())
         .unwrap_or_else(|| match &column.origin {
-            Some(_) => format!("_clone_{}", random_string(4, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")),
+            Some(_) => format!(
+                "_clone_{}",
+                random_string(
+                    4,
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                )
+            ),
             None => field.default_id(),
         });
     field
@@ -554,7 +681,9 @@ fn rename_index_columns(collection: &mut Collection, old: &Collection) {
         return;
     }
     for text in &mut collection.indexes {
-        let Ok(mut index) = IndexDef::parse(text) else { continue };
+        let Ok(mut index) = IndexDef::parse(text) else {
+            continue;
+        };
         let mut changed = false;
         for column in &mut index.columns {
             if let Some((_, to)) = renames.iter().find(|(from, _)| *from == column.name) {
@@ -584,9 +713,18 @@ fn fill_auth_defaults(options: &mut kb_core::collection::AuthOptions) {
     let defaults = system::default_auth_options(432000);
     for (token, default) in [
         (&mut options.auth_token, &defaults.auth_token),
-        (&mut options.password_reset_token, &defaults.password_reset_token),
-        (&mut options.email_change_token, &defaults.email_change_token),
-        (&mut options.verification_token, &defaults.verification_token),
+        (
+            &mut options.password_reset_token,
+            &defaults.password_reset_token,
+        ),
+        (
+            &mut options.email_change_token,
+            &defaults.email_change_token,
+        ),
+        (
+            &mut options.verification_token,
+            &defaults.verification_token,
+        ),
         (&mut options.file_token, &defaults.file_token),
     ] {
         if token.secret.is_empty() {
@@ -602,40 +740,101 @@ fn fill_auth_defaults(options: &mut kb_core::collection::AuthOptions) {
 }
 
 fn rule_error(message: &str) -> FieldError {
-    FieldError::new("validation_invalid_rule", format!("Invalid rule. Raw error: {message}."))
+    FieldError::new(
+        "validation_invalid_rule",
+        format!("Invalid rule. Raw error: {message}."),
+    )
 }
 
 /// Check a collection against the schema it will live in (`after` includes it).
-pub fn validate_collection(collection: &Collection, old: Option<&Collection>, after: &Schema) -> Result<(), ValidationErrors> {
+pub fn validate_collection(
+    collection: &Collection,
+    old: Option<&Collection>,
+    after: &Schema,
+) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let name = collection.name.as_str();
     if name.is_empty() {
         errors.add("name", FieldError::required());
     } else if !is_word(name) {
-        errors.add("name", FieldError::new("validation_match_invalid", "Must be in a valid format."));
-    } else if name.len() > 255 {
-        errors.add("name", FieldError::new("validation_length_too_long", "The length must be no more than 255."));
-    } else if kb_store::RESERVED_TABLES.iter().any(|r| r.eq_ignore_ascii_case(name)) || name.to_ascii_lowercase().starts_with("sqlite_") {
-        errors.add("name", FieldError::new("validation_collection_name_invalid", "The name is reserved for internal use."));
-    } else if name.contains("_via_") {
-        errors.add("name", FieldError::new("validation_found_via", "The value cannot contain \"_via_\"."));
-    } else if after.iter().filter(|c| c.name.eq_ignore_ascii_case(name)).count() > 1 {
         errors.add(
             "name",
-            FieldError::new("validation_collection_name_exists", "Collection name must be unique (case insensitive)."),
+            FieldError::new("validation_match_invalid", "Must be in a valid format."),
+        );
+    } else if name.len() > 255 {
+        errors.add(
+            "name",
+            FieldError::new(
+                "validation_length_too_long",
+                "The length must be no more than 255.",
+            ),
+        );
+    } else if kb_store::RESERVED_TABLES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+        || name.to_ascii_lowercase().starts_with("sqlite_")
+    {
+        errors.add(
+            "name",
+            FieldError::new(
+                "validation_collection_name_invalid",
+                "The name is reserved for internal use.",
+            ),
+        );
+    } else if name.contains("_via_") {
+        errors.add(
+            "name",
+            FieldError::new(
+                "validation_found_via",
+                "The value cannot contain \"_via_\".",
+            ),
+        );
+    } else if after
+        .iter()
+        .filter(|c| c.name.eq_ignore_ascii_case(name))
+        .count()
+        > 1
+    {
+        errors.add(
+            "name",
+            FieldError::new(
+                "validation_collection_name_exists",
+                "Collection name must be unique (case insensitive).",
+            ),
         );
     } else if old.is_some_and(|o| o.system && o.name != collection.name) {
-        errors.add("name", FieldError::new("validation_system_collection_name_change", "System collection name cannot be changed."));
+        errors.add(
+            "name",
+            FieldError::new(
+                "validation_system_collection_name_change",
+                "System collection name cannot be changed.",
+            ),
+        );
     }
     if !is_word(&collection.id) || collection.id.len() > 100 {
-        errors.add("id", FieldError::new("validation_match_invalid", "Must be in a valid format."));
-    } else if old.is_none() && !errors.contains("name") && after.iter().filter(|c| c.id == collection.id).count() > 1 {
-        errors.add("id", FieldError::new("validation_not_unique", "Value must be unique."));
+        errors.add(
+            "id",
+            FieldError::new("validation_match_invalid", "Must be in a valid format."),
+        );
+    } else if old.is_none()
+        && !errors.contains("name")
+        && after.iter().filter(|c| c.id == collection.id).count() > 1
+    {
+        errors.add(
+            "id",
+            FieldError::new("validation_not_unique", "Value must be unique."),
+        );
     }
     if let Some(old) = old
         && old.kind.type_name() != collection.kind.type_name()
     {
-        errors.add("type", FieldError::new("validation_collection_type_change", "Collection type cannot be changed."));
+        errors.add(
+            "type",
+            FieldError::new(
+                "validation_collection_type_change",
+                "Collection type cannot be changed.",
+            ),
+        );
     }
     validate_fields(collection, old, after, &mut errors);
     validate_rules(collection, after, &mut errors);
@@ -646,10 +845,19 @@ pub fn validate_collection(collection: &Collection, old: Option<&Collection>, af
         } else if collection.fields.is_empty() {
             errors.add(
                 "viewQuery",
-                FieldError::new("validation_invalid_view_query", "Invalid query - it must be a single SELECT statement that can run."),
+                FieldError::new(
+                    "validation_invalid_view_query",
+                    "Invalid query - it must be a single SELECT statement that can run.",
+                ),
             );
         } else if collection.field("id").is_none() {
-            errors.add("fields", FieldError::new("validation_missing_primary_key", "Missing primary key field."));
+            errors.add(
+                "fields",
+                FieldError::new(
+                    "validation_missing_primary_key",
+                    "Missing primary key field.",
+                ),
+            );
             errors.add(
                 "viewQuery",
                 FieldError::new(
@@ -662,7 +870,12 @@ pub fn validate_collection(collection: &Collection, old: Option<&Collection>, af
     errors.into_result()
 }
 
-fn validate_fields(collection: &Collection, old: Option<&Collection>, after: &Schema, errors: &mut ValidationErrors) {
+fn validate_fields(
+    collection: &Collection,
+    old: Option<&Collection>,
+    after: &Schema,
+    errors: &mut ValidationErrors,
+) {
     let mut fields_errors = ValidationErrors::new();
     let mut seen: HashSet<String> = HashSet::new();
     for (i, field) in collection.fields.iter().enumerate() {
@@ -670,7 +883,13 @@ fn validate_fields(collection: &Collection, old: Option<&Collection>, after: &Sc
         if let Some(previous) = old.and_then(|o| o.fields.iter().find(|f| f.id == field.id))
             && previous.kind.type_name() != field.kind.type_name()
         {
-            fields_errors.add(key, FieldError::new("validation_field_type_change", "Field type cannot be changed."));
+            fields_errors.add(
+                key,
+                FieldError::new(
+                    "validation_field_type_change",
+                    "Field type cannot be changed.",
+                ),
+            );
             continue;
         }
         let mut e = ValidationErrors::new();
@@ -678,49 +897,85 @@ fn validate_fields(collection: &Collection, old: Option<&Collection>, after: &Sc
         if name.is_empty() {
             e.add("name", FieldError::required());
         } else if !is_word(name) || name.len() > 100 {
-            e.add("name", FieldError::new("validation_match_invalid", "Must be in a valid format."));
-        } else if RESERVED_FIELD_NAMES.contains(&name) || (collection.is_auth() && RESERVED_AUTH_FIELD_NAMES.contains(&name)) {
-            e.add("name", FieldError::new("validation_not_in_invalid", "Must not be in list."));
+            e.add(
+                "name",
+                FieldError::new("validation_match_invalid", "Must be in a valid format."),
+            );
+        } else if RESERVED_FIELD_NAMES.contains(&name)
+            || (collection.is_auth() && RESERVED_AUTH_FIELD_NAMES.contains(&name))
+        {
+            e.add(
+                "name",
+                FieldError::new("validation_not_in_invalid", "Must not be in list."),
+            );
         } else if !seen.insert(name.to_lowercase()) {
             e.add(
                 "name",
-                FieldError::new("validation_duplicated_field_name", format!("Duplicated or invalid field name {name}."))
-                    .with_param("fieldName", name),
+                FieldError::new(
+                    "validation_duplicated_field_name",
+                    format!("Duplicated or invalid field name {name}."),
+                )
+                .with_param("fieldName", name),
             );
         }
         if !is_word(&field.id) || field.id.len() > 100 {
-            e.add("id", FieldError::new("validation_match_invalid", "Must be in a valid format."));
+            e.add(
+                "id",
+                FieldError::new("validation_match_invalid", "Must be in a valid format."),
+            );
         }
         match &field.kind {
             FieldKind::Relation(options) => match after.by_id(&options.collection_id) {
                 None => e.add(
                     "collectionId",
-                    FieldError::new("validation_field_relation_missing_collection", "The relation collection doesn't exist."),
+                    FieldError::new(
+                        "validation_field_relation_missing_collection",
+                        "The relation collection doesn't exist.",
+                    ),
                 ),
                 Some(target) if target.is_view() && !collection.is_view() => e.add(
                     "collectionId",
-                    FieldError::new("validation_field_relation_view", "Relations to view collections are not allowed."),
+                    FieldError::new(
+                        "validation_field_relation_view",
+                        "Relations to view collections are not allowed.",
+                    ),
                 ),
                 Some(_) => {}
             },
-            FieldKind::Select(options) => {
-                if options.values.is_empty() {
-                    e.add("values", FieldError::required());
-                }
+            FieldKind::Select(options) if options.values.is_empty() => {
+                e.add("values", FieldError::required())
             }
             FieldKind::Text(options) => {
                 if !options.pattern.is_empty() && regex::Regex::new(&options.pattern).is_err() {
-                    e.add("pattern", FieldError::new("validation_invalid_regex", "Invalid regular expression pattern."));
+                    e.add(
+                        "pattern",
+                        FieldError::new(
+                            "validation_invalid_regex",
+                            "Invalid regular expression pattern.",
+                        ),
+                    );
                 }
                 if options.max > 0 && options.min > options.max {
-                    e.add("max", FieldError::new("validation_min_greater_equal_than_required", format!("Must be no less than {}.", options.min)));
+                    e.add(
+                        "max",
+                        FieldError::new(
+                            "validation_min_greater_equal_than_required",
+                            format!("Must be no less than {}.", options.min),
+                        ),
+                    );
                 }
             }
             FieldKind::Number(options) => {
                 if let (Some(min), Some(max)) = (options.min, options.max)
                     && min > max
                 {
-                    e.add("max", FieldError::new("validation_min_greater_equal_than_required", format!("Must be no less than {min}.")));
+                    e.add(
+                        "max",
+                        FieldError::new(
+                            "validation_min_greater_equal_than_required",
+                            format!("Must be no less than {min}."),
+                        ),
+                    );
                 }
             }
             _ => {}
@@ -730,7 +985,13 @@ fn validate_fields(collection: &Collection, old: Option<&Collection>, after: &Sc
     if !collection.is_view() {
         match collection.field("id") {
             Some(id) if id.is_primary_key() => {}
-            _ => fields_errors.add("id", FieldError::new("validation_missing_primary_key", "Missing primary key field.")),
+            _ => fields_errors.add(
+                "id",
+                FieldError::new(
+                    "validation_missing_primary_key",
+                    "Missing primary key field.",
+                ),
+            ),
         }
     }
     errors.add_group("fields", fields_errors);
@@ -742,7 +1003,9 @@ fn validate_rules(collection: &Collection, after: &Schema, errors: &mut Validati
         allow_request: true,
         auth_collection: None,
     };
-    let Some(this) = after.by_id(&collection.id) else { return };
+    let Some(this) = after.by_id(&collection.id) else {
+        return;
+    };
     let rules = &collection.rules;
     let mut all = vec![
         ("listRule", rules.list_rule.as_deref()),
@@ -775,7 +1038,12 @@ fn validate_indexes(collection: &Collection, after: &Schema, errors: &mut Valida
     let other_names: HashSet<String> = after
         .iter()
         .filter(|c| c.id != collection.id)
-        .flat_map(|c| c.indexes.iter().filter_map(|t| IndexDef::parse(t).ok()).map(|i| i.name.to_lowercase()))
+        .flat_map(|c| {
+            c.indexes
+                .iter()
+                .filter_map(|t| IndexDef::parse(t).ok())
+                .map(|i| i.name.to_lowercase())
+        })
         .collect();
     for (i, text) in collection.indexes.iter().enumerate() {
         let error = match IndexDef::parse(text) {
@@ -788,16 +1056,27 @@ fn validate_indexes(collection: &Collection, after: &Schema, errors: &mut Valida
                     .chain(index.where_clause.iter().flat_map(|w| w.columns()))
                     .find(|name| collection.field(name).is_none());
                 if let Some(column) = missing {
-                    Some(format!("Failed to create index {} - no such column: {column}.", index.name))
-                } else if !names.insert(index.name.to_lowercase()) || other_names.contains(&index.name.to_lowercase()) {
-                    Some(format!("Failed to create index {} - the index name is already in use.", index.name))
+                    Some(format!(
+                        "Failed to create index {} - no such column: {column}.",
+                        index.name
+                    ))
+                } else if !names.insert(index.name.to_lowercase())
+                    || other_names.contains(&index.name.to_lowercase())
+                {
+                    Some(format!(
+                        "Failed to create index {} - the index name is already in use.",
+                        index.name
+                    ))
                 } else {
                     None
                 }
             }
         };
         if let Some(message) = error {
-            index_errors.add(i.to_string(), FieldError::new("validation_invalid_index_expression", message));
+            index_errors.add(
+                i.to_string(),
+                FieldError::new("validation_invalid_index_expression", message),
+            );
         }
     }
     errors.add_group("indexes", index_errors);

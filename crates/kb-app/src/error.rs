@@ -8,7 +8,10 @@ use kb_store::StoreError;
 pub enum AppError {
     /// 400 with a message and per-field errors (`data`).
     #[error("{message}")]
-    BadRequest { message: String, data: ValidationErrors },
+    BadRequest {
+        message: String,
+        data: ValidationErrors,
+    },
     /// 401: authentication is required.
     #[error("{0}")]
     Unauthorized(String),

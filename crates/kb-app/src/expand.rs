@@ -60,7 +60,14 @@ impl App {
         nodes
     }
 
-    fn add_path(&self, schema: &Schema, requester: &Requester, collection: &Collection, path: &[String], nodes: &mut Vec<ExpandNode>) {
+    fn add_path(
+        &self,
+        schema: &Schema,
+        requester: &Requester,
+        collection: &Collection,
+        path: &[String],
+        nodes: &mut Vec<ExpandNode>,
+    ) {
         let Some((first, rest)) = path.split_first() else {
             return;
         };
@@ -78,9 +85,16 @@ impl App {
                 (relation.collection_id == collection.id).then(|| {
                     let single = !field.kind.is_multiple()
                         && target.indexes.iter().any(|text| {
-                            kb_core::index::IndexDef::parse(text).is_ok_and(|idx| idx.is_single_column_unique(&field.name))
+                            kb_core::index::IndexDef::parse(text)
+                                .is_ok_and(|idx| idx.is_single_column_unique(&field.name))
                         });
-                    (target.clone(), Via::Back { field: field.clone(), single })
+                    (
+                        target.clone(),
+                        Via::Back {
+                            field: field.clone(),
+                            single,
+                        },
+                    )
                 })
             })
         } else {
@@ -119,7 +133,10 @@ impl App {
 fn ids_of(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -136,7 +153,10 @@ pub(crate) fn expand_records(
         return Ok(());
     }
     for record in records.iter_mut() {
-        record.json.entry("expand").or_insert_with(|| Value::Object(Map::new()));
+        record
+            .json
+            .entry("expand")
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     for node in nodes {
         let conditions: Vec<&kb_query::FilterPlan> = match &node.access {
@@ -146,7 +166,10 @@ pub(crate) fn expand_records(
         };
         match &node.via {
             Via::Relation { field, multiple } => {
-                let mut wanted: Vec<String> = records.iter().flat_map(|r| ids_of(r.row.get(field))).collect();
+                let mut wanted: Vec<String> = records
+                    .iter()
+                    .flat_map(|r| ids_of(r.row.get(field)))
+                    .collect();
                 wanted.sort();
                 wanted.dedup();
                 let rows = reader.get_many(&node.target, &wanted, &conditions, request)?;
@@ -188,10 +211,22 @@ pub(crate) fn expand_records(
             }
             Via::Back { field, single } => {
                 for record in records.iter_mut() {
-                    let Some(id) = record.row.get("id").and_then(Value::as_str).map(str::to_owned) else {
+                    let Some(id) = record
+                        .row
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                    else {
                         continue;
                     };
-                    let rows = reader.referencing(&node.target, field, &id, &conditions, request, Some(MAX_BACK_RELATIONS))?;
+                    let rows = reader.referencing(
+                        &node.target,
+                        field,
+                        &id,
+                        &conditions,
+                        request,
+                        Some(MAX_BACK_RELATIONS),
+                    )?;
                     if rows.is_empty() {
                         continue;
                     }

@@ -15,7 +15,9 @@ pub fn hash(password: &str) -> Result<String, String> {
 /// hash. An empty or unknown hash never matches.
 pub fn verify(password: &str, stored: &str) -> bool {
     if stored.starts_with("$argon2") {
-        Argon2::default().verify_password(password.as_bytes(), stored).is_ok()
+        Argon2::default()
+            .verify_password(password.as_bytes(), stored)
+            .is_ok()
     } else if stored.starts_with("$2") {
         bcrypt::verify(password, stored).unwrap_or(false)
     } else {

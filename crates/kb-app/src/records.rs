@@ -91,18 +91,27 @@ impl Presenter {
 
 impl App {
     /// A client's `filter`, resolved with the requester's reach.
-    fn client_filter(&self, schema: &Schema, requester: &Requester, collection: &Collection, filter: &str) -> AppResult<Option<FilterPlan>> {
+    fn client_filter(
+        &self,
+        schema: &Schema,
+        requester: &Requester,
+        collection: &Collection,
+        filter: &str,
+    ) -> AppResult<Option<FilterPlan>> {
         if filter.trim().is_empty() {
             return Ok(None);
         }
         if !requester.is_superuser() {
             for prefix in ["@request.", "@collection."] {
                 if filter.contains(prefix) {
-                    return Err(AppError::Forbidden(format!("Only superusers can filter by {prefix}")));
+                    return Err(AppError::Forbidden(format!(
+                        "Only superusers can filter by {prefix}"
+                    )));
                 }
             }
         }
-        let expr = kb_filter::parse_filter(filter).map_err(|_| AppError::bad_request(GENERIC_ERROR))?;
+        let expr =
+            kb_filter::parse_filter(filter).map_err(|_| AppError::bad_request(GENERIC_ERROR))?;
         let Some(expr) = expr else {
             return Ok(None);
         };
@@ -116,8 +125,15 @@ impl App {
             .map_err(|_| AppError::bad_request(GENERIC_ERROR))
     }
 
-    fn sort_keys(&self, schema: &Schema, requester: &Requester, collection: &Collection, sort: &str) -> AppResult<Vec<(SortKey, bool)>> {
-        let items = kb_filter::parse_sort(sort).map_err(|_| AppError::bad_request(GENERIC_ERROR))?;
+    fn sort_keys(
+        &self,
+        schema: &Schema,
+        requester: &Requester,
+        collection: &Collection,
+        sort: &str,
+    ) -> AppResult<Vec<(SortKey, bool)>> {
+        let items =
+            kb_filter::parse_sort(sort).map_err(|_| AppError::bad_request(GENERIC_ERROR))?;
         let options = ResolveOptions {
             allow_hidden: requester.is_superuser(),
             allow_request: requester.is_superuser(),
@@ -133,7 +149,13 @@ impl App {
             .collect()
     }
 
-    pub async fn list_records(&self, requester: &Requester, meta: &RequestMeta, collection: &str, params: ListParams) -> AppResult<Page> {
+    pub async fn list_records(
+        &self,
+        requester: &Requester,
+        meta: &RequestMeta,
+        collection: &str,
+        params: ListParams,
+    ) -> AppResult<Page> {
         let collection = self.collection(collection)?;
         let schema = self.schema();
         let access = self.access(requester, &collection, RuleKind::List);
@@ -179,7 +201,8 @@ impl App {
                     let total = reader.count(&collection, &conds, &request)? as i64;
                     (total, (total + per_page as i64 - 1) / per_page as i64)
                 };
-                let items = presenter.present(reader, &collection, rows, &expand, &expand_request)?;
+                let items =
+                    presenter.present(reader, &collection, rows, &expand, &expand_request)?;
                 Ok::<_, AppError>(Page {
                     page,
                     per_page,
@@ -191,15 +214,29 @@ impl App {
             .await
     }
 
-    pub async fn view_record(&self, requester: &Requester, meta: &RequestMeta, collection: &str, id: &str, expand: &str) -> AppResult<Value> {
+    pub async fn view_record(
+        &self,
+        requester: &Requester,
+        meta: &RequestMeta,
+        collection: &str,
+        id: &str,
+        expand: &str,
+    ) -> AppResult<Value> {
         let collection = self.collection(collection)?;
         let access = self.access(requester, &collection, RuleKind::View);
         if matches!(access, Access::SuperusersOnly) {
             return Err(AppError::superusers_only());
         }
-        self.read_one(requester, meta, collection, id.to_owned(), conditions(&access, None), expand)
-            .await?
-            .ok_or_else(AppError::not_found)
+        self.read_one(
+            requester,
+            meta,
+            collection,
+            id.to_owned(),
+            conditions(&access, None),
+            expand,
+        )
+        .await?
+        .ok_or_else(AppError::not_found)
     }
 
     /// Read one record (under `plans`) and present it with its expansions.
@@ -224,7 +261,8 @@ impl App {
                 let Some(row) = reader.get(&collection, &id, &refs(&plans), &request)? else {
                     return Ok(None);
                 };
-                let mut items = presenter.present(reader, &collection, vec![row], &expand, &expand_request)?;
+                let mut items =
+                    presenter.present(reader, &collection, vec![row], &expand, &expand_request)?;
                 Ok::<_, AppError>(items.pop())
             })
             .await
@@ -238,11 +276,10 @@ impl App {
         body: Map<String, Value>,
         expand: &str,
     ) -> AppResult<Value> {
-        let collection = self
-            .schema()
-            .get(collection)
-            .cloned()
-            .ok_or_else(|| AppError::NotFound("Missing or invalid collection context.".into()))?;
+        let collection =
+            self.schema().get(collection).cloned().ok_or_else(|| {
+                AppError::NotFound("Missing or invalid collection context.".into())
+            })?;
         if collection.is_view() {
             return Err(AppError::bad_request("Unsupported collection type."));
         }
@@ -267,12 +304,15 @@ impl App {
                 let id = ensure_id(&mut data);
                 touch_autodates(&target, &mut data, true);
                 check_record(&target, &data, applied).map_err(failed_create)?;
-                check_relations(w, &schema, &target, &data).map_err(|e| with_message(e, "Failed to create record."))?;
+                check_relations(w, &schema, &target, &data)
+                    .map_err(|e| with_message(e, "Failed to create record."))?;
                 hash_passwords(&target, &mut data, None)?;
-                w.insert(&target, &data).map_err(|e| unique_error(e, "Failed to create record."))?;
+                w.insert(&target, &data)
+                    .map_err(|e| unique_error(e, "Failed to create record."))?;
                 if let Access::Rule(plan) = &access {
                     let view = body_view(&body, &data);
-                    let request = request_info(&requester_for_rule, &meta_for_rule, Some(&view), "default");
+                    let request =
+                        request_info(&requester_for_rule, &meta_for_rule, Some(&view), "default");
                     if w.get(&target, &id, &[plan.as_ref()], &request)?.is_none() {
                         return Err(AppError::bad_request("Failed to create record."));
                     }
@@ -294,11 +334,10 @@ impl App {
         body: Map<String, Value>,
         expand: &str,
     ) -> AppResult<Value> {
-        let collection = self
-            .schema()
-            .get(collection)
-            .cloned()
-            .ok_or_else(|| AppError::NotFound("Missing or invalid collection context.".into()))?;
+        let collection =
+            self.schema().get(collection).cloned().ok_or_else(|| {
+                AppError::NotFound("Missing or invalid collection context.".into())
+            })?;
         if collection.is_view() {
             return Err(AppError::bad_request("Unsupported collection type."));
         }
@@ -322,7 +361,8 @@ impl App {
                 let plans = conditions(&access, None);
                 // The rule sees the stored record and the submitted body (modifiers applied).
                 let request_body = {
-                    let Some(current) = w.get(&target, &record_id, &[], &RequestInfo::default())? else {
+                    let Some(current) = w.get(&target, &record_id, &[], &RequestInfo::default())?
+                    else {
                         return Err(AppError::not_found());
                     };
                     data.clone_from(&current);
@@ -331,26 +371,49 @@ impl App {
                     let _ = record::apply_body(&target, &mut resolved, &body, &options);
                     body_view(&body, &resolved)
                 };
-                let request = request_info(&requester_for_rule, &meta_for_rule, Some(&request_body), "default");
-                if !plans.is_empty() && w.get(&target, &record_id, &refs(&plans), &request)?.is_none() {
+                let request = request_info(
+                    &requester_for_rule,
+                    &meta_for_rule,
+                    Some(&request_body),
+                    "default",
+                );
+                if !plans.is_empty()
+                    && w.get(&target, &record_id, &refs(&plans), &request)?
+                        .is_none()
+                {
                     return Err(AppError::not_found());
                 }
                 let original = data.clone();
                 let applied = record::apply_body(&target, &mut data, &body, &options);
                 touch_autodates(&target, &mut data, false);
                 check_record(&target, &data, applied).map_err(failed_update)?;
-                check_relations(w, &schema, &target, &data).map_err(|e| with_message(e, "Failed to update record."))?;
+                check_relations(w, &schema, &target, &data)
+                    .map_err(|e| with_message(e, "Failed to update record."))?;
                 hash_passwords(&target, &mut data, Some(&original))?;
-                w.update(&target, &record_id, &data).map_err(|e| unique_error(e, "Failed to update record."))?;
+                w.update(&target, &record_id, &data)
+                    .map_err(|e| unique_error(e, "Failed to update record."))?;
                 Ok::<_, AppError>(())
             })
             .await?;
-        self.read_one(requester, meta, collection, id.to_owned(), Vec::new(), expand)
-            .await?
-            .ok_or_else(AppError::not_found)
+        self.read_one(
+            requester,
+            meta,
+            collection,
+            id.to_owned(),
+            Vec::new(),
+            expand,
+        )
+        .await?
+        .ok_or_else(AppError::not_found)
     }
 
-    pub async fn delete_record(&self, requester: &Requester, meta: &RequestMeta, collection: &str, id: &str) -> AppResult<()> {
+    pub async fn delete_record(
+        &self,
+        requester: &Requester,
+        meta: &RequestMeta,
+        collection: &str,
+        id: &str,
+    ) -> AppResult<()> {
         let collection = self.collection(collection)?;
         if collection.is_view() {
             return Err(AppError::bad_request("Unsupported collection type."));
@@ -388,7 +451,11 @@ fn body_view(body: &Map<String, Value>, resolved: &Row) -> Map<String, Value> {
 
 /// Errors of applying the body and of validating the result, reported together (the
 /// first error of a field wins), as PocketBase reports them.
-fn check_record(collection: &Collection, data: &Row, applied: Result<(), ValidationErrors>) -> Result<(), ValidationErrors> {
+fn check_record(
+    collection: &Collection,
+    data: &Row,
+    applied: Result<(), ValidationErrors>,
+) -> Result<(), ValidationErrors> {
     let mut errors = applied.err().unwrap_or_default();
     if let Err(invalid) = record::validate_record(collection, data) {
         errors.merge(invalid);
@@ -417,7 +484,10 @@ fn unique_error(error: StoreError, message: &str) -> AppError {
         StoreError::Unique { columns } => {
             let mut errors = ValidationErrors::new();
             for column in columns {
-                errors.add(column, FieldError::new("validation_not_unique", "Value must be unique."));
+                errors.add(
+                    column,
+                    FieldError::new("validation_not_unique", "Value must be unique."),
+                );
             }
             AppError::invalid(message, errors)
         }
@@ -426,7 +496,11 @@ fn unique_error(error: StoreError, message: &str) -> AppError {
 }
 
 fn ensure_id(data: &mut Row) -> String {
-    let current = data.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let current = data
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     if !current.is_empty() {
         return current;
     }
@@ -447,7 +521,12 @@ fn touch_autodates(collection: &Collection, data: &mut Row, is_new: bool) {
 }
 
 /// Every related id must exist.
-fn check_relations(w: &mut dyn Writer, schema: &Schema, collection: &Collection, data: &Row) -> AppResult<()> {
+fn check_relations(
+    w: &mut dyn Writer,
+    schema: &Schema,
+    collection: &Collection,
+    data: &Row,
+) -> AppResult<()> {
     let mut errors = ValidationErrors::new();
     for field in &collection.fields {
         let Some(relation) = field.relation() else {
@@ -455,20 +534,28 @@ fn check_relations(w: &mut dyn Writer, schema: &Schema, collection: &Collection,
         };
         let ids: Vec<String> = match data.get(&field.name) {
             Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
-            Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
             _ => continue,
         };
         if ids.is_empty() {
             continue;
         }
         let found = match schema.by_id(&relation.collection_id) {
-            Some(target) => w.get_many(target, &ids, &[], &RequestInfo::default())?.len(),
+            Some(target) => w
+                .get_many(target, &ids, &[], &RequestInfo::default())?
+                .len(),
             None => 0,
         };
         if found != ids.len() {
             errors.add(
                 field.name.clone(),
-                FieldError::new("validation_missing_rel_records", "Failed to find all relation records with the provided ids."),
+                FieldError::new(
+                    "validation_missing_rel_records",
+                    "Failed to find all relation records with the provided ids.",
+                ),
             );
         }
     }
@@ -476,7 +563,11 @@ fn check_relations(w: &mut dyn Writer, schema: &Schema, collection: &Collection,
 }
 
 /// Hash the plain text of password fields that were set (or changed).
-fn hash_passwords(collection: &Collection, data: &mut Row, original: Option<&Row>) -> AppResult<()> {
+fn hash_passwords(
+    collection: &Collection,
+    data: &mut Row,
+    original: Option<&Row>,
+) -> AppResult<()> {
     for field in &collection.fields {
         if !matches!(field.kind, FieldKind::Password(_)) {
             continue;
@@ -484,7 +575,10 @@ fn hash_passwords(collection: &Collection, data: &mut Row, original: Option<&Row
         let Some(Value::String(plain)) = data.get(&field.name) else {
             continue;
         };
-        let unchanged = original.and_then(|o| o.get(&field.name)).and_then(Value::as_str) == Some(plain.as_str());
+        let unchanged = original
+            .and_then(|o| o.get(&field.name))
+            .and_then(Value::as_str)
+            == Some(plain.as_str());
         if plain.is_empty() || unchanged {
             continue;
         }
@@ -500,15 +594,30 @@ const MAX_CASCADE_DEPTH: usize = 32;
 /// Delete a record and clean up every relation that points at it: remove the id from the
 /// referencing values, delete referencing records whose cascading relation becomes empty,
 /// refuse when a required relation would become empty.
-pub(crate) fn delete_cascading(w: &mut dyn Writer, schema: &Schema, collection: &Collection, id: &str, depth: usize) -> AppResult<()> {
+pub(crate) fn delete_cascading(
+    w: &mut dyn Writer,
+    schema: &Schema,
+    collection: &Collection,
+    id: &str,
+    depth: usize,
+) -> AppResult<()> {
     if depth > MAX_CASCADE_DEPTH {
-        return Err(AppError::bad_request("Failed to delete record: the cascade is too deep."));
+        return Err(AppError::bad_request(
+            "Failed to delete record: the cascade is too deep.",
+        ));
     }
-    let blocked = || AppError::bad_request("Failed to delete record. Make sure that the record is not part of a required relation reference.");
+    let blocked = || {
+        AppError::bad_request(
+            "Failed to delete record. Make sure that the record is not part of a required relation reference.",
+        )
+    };
     for source in schema.iter().filter(|c| !c.is_view()) {
         for field in source.relations_to(&collection.id) {
-            let Some(options) = field.relation() else { continue };
-            let referencing = w.referencing(source, field, id, &[], &RequestInfo::default(), None)?;
+            let Some(options) = field.relation() else {
+                continue;
+            };
+            let referencing =
+                w.referencing(source, field, id, &[], &RequestInfo::default(), None)?;
             for mut row in referencing {
                 let Some(row_id) = row.get("id").and_then(Value::as_str).map(str::to_owned) else {
                     continue;
@@ -517,7 +626,13 @@ pub(crate) fn delete_cascading(w: &mut dyn Writer, schema: &Schema, collection: 
                     continue;
                 }
                 let remaining: Value = match row.get(&field.name) {
-                    Some(Value::Array(items)) => Value::Array(items.iter().filter(|v| v.as_str() != Some(id)).cloned().collect()),
+                    Some(Value::Array(items)) => Value::Array(
+                        items
+                            .iter()
+                            .filter(|v| v.as_str() != Some(id))
+                            .cloned()
+                            .collect(),
+                    ),
                     _ => Value::String(String::new()),
                 };
                 let empty = match &remaining {

@@ -14,16 +14,18 @@ impl App {
 
     /// Merge `patch` over the current settings, validate, store, and swap in the result.
     pub async fn update_settings(&self, patch: Value) -> AppResult<Value> {
-        let load_error = || AppError::bad_request("An error occurred while loading the submitted data.");
+        let load_error =
+            || AppError::bad_request("An error occurred while loading the submitted data.");
         if !patch.is_object() {
             return Err(load_error());
         }
-        let mut merged = serde_json::to_value(&*self.settings()).map_err(|e| AppError::Internal(e.to_string()))?;
+        let mut merged = serde_json::to_value(&*self.settings())
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         merge_json(&mut merged, patch);
         let settings: Settings = serde_json::from_value(merged).map_err(|_| load_error())?;
-        settings
-            .validate()
-            .map_err(|errors| AppError::invalid("An error occurred while saving the new settings.", errors))?;
+        settings.validate().map_err(|errors| {
+            AppError::invalid("An error occurred while saving the new settings.", errors)
+        })?;
         let to_save = settings.clone();
         self.store
             .write(move |w| w.save_settings(&to_save).map_err(AppError::from))

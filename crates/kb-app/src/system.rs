@@ -1,8 +1,8 @@
 //! The collections every instance has, and the defaults a new auth collection gets.
 
 use kb_core::collection::{
-    AuthAlert, AuthOptions, EmailTemplate, MfaOptions, OAuth2MappedFields, OAuth2Options, OtpOptions, PasswordAuth,
-    TokenConfig,
+    AuthAlert, AuthOptions, EmailTemplate, MfaOptions, OAuth2MappedFields, OAuth2Options,
+    OtpOptions, PasswordAuth, TokenConfig,
 };
 use kb_core::field::{
     BoolOptions, DomainOptions, FileOptions, PasswordOptions, TextOptions, autodate_field, id_field,
@@ -133,7 +133,9 @@ pub fn auth_system_fields() -> Vec<Field> {
 pub fn auth_indexes(collection_id: &str, name: &str) -> Vec<String> {
     vec![
         format!("CREATE UNIQUE INDEX `idx_tokenKey_{collection_id}` ON `{name}` (`tokenKey`)"),
-        format!("CREATE UNIQUE INDEX `idx_email_{collection_id}` ON `{name}` (`email`) WHERE `email` != ''"),
+        format!(
+            "CREATE UNIQUE INDEX `idx_email_{collection_id}` ON `{name}` (`email`) WHERE `email` != ''"
+        ),
     ]
 }
 
@@ -147,7 +149,13 @@ fn hidden_text(name: &str) -> Field {
 
 const OWNER_RULE: &str = "@request.auth.id != '' && recordRef = @request.auth.id && collectionRef = @request.auth.collectionId";
 
-fn system_base(id: &str, name: &str, fields: Vec<Field>, indexes: Vec<String>, delete_by_owner: bool) -> Collection {
+fn system_base(
+    id: &str,
+    name: &str,
+    fields: Vec<Field>,
+    indexes: Vec<String>,
+    delete_by_owner: bool,
+) -> Collection {
     let mut all = vec![id_field()];
     all.extend(fields);
     all.push(autodate_field("created", false));
@@ -171,7 +179,14 @@ fn system_base(id: &str, name: &str, fields: Vec<Field>, indexes: Vec<String>, d
     }
 }
 
-fn auth_collection(id: &str, name: &str, extra: Vec<Field>, rules: Rules, token_duration: u64, system: bool) -> Collection {
+fn auth_collection(
+    id: &str,
+    name: &str,
+    extra: Vec<Field>,
+    rules: Rules,
+    token_duration: u64,
+    system: bool,
+) -> Collection {
     let mut fields = vec![id_field()];
     fields.extend(auth_system_fields());
     fields.extend(extra);

@@ -40,9 +40,13 @@ pub fn verify(token: &str, key: &str) -> Option<Claims> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
     validation.set_required_spec_claims(&["exp"]);
-    jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(key.as_bytes()), &validation)
-        .ok()
-        .map(|data| data.claims)
+    jsonwebtoken::decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(key.as_bytes()),
+        &validation,
+    )
+    .ok()
+    .map(|data| data.claims)
 }
 
 /// Seconds since the epoch, `duration` from now.

@@ -165,8 +165,11 @@ impl Collection {
 
     /// Field lookup as the API does it for request bodies: case-insensitive.
     pub fn field_ci(&self, name: &str) -> Option<&Field> {
-        self.field(name)
-            .or_else(|| self.fields.iter().find(|f| f.name.eq_ignore_ascii_case(name)))
+        self.field(name).or_else(|| {
+            self.fields
+                .iter()
+                .find(|f| f.name.eq_ignore_ascii_case(name))
+        })
     }
 
     pub fn is_auth(&self) -> bool {
@@ -193,9 +196,9 @@ impl Collection {
 
     /// Relation fields of this collection that point at `target_id`.
     pub fn relations_to<'a>(&'a self, target_id: &'a str) -> impl Iterator<Item = &'a Field> + 'a {
-        self.fields
-            .iter()
-            .filter(move |f| matches!(&f.kind, FieldKind::Relation(o) if o.collection_id == target_id))
+        self.fields.iter().filter(
+            move |f| matches!(&f.kind, FieldKind::Relation(o) if o.collection_id == target_id),
+        )
     }
 
     /// The JSON the API returns: the collection without any token secret.

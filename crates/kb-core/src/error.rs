@@ -74,7 +74,9 @@ impl ValidationErrors {
     /// Nest a group of errors under `key` (e.g. the errors of one field definition).
     pub fn add_group(&mut self, key: impl Into<String>, group: ValidationErrors) {
         if !group.is_empty() {
-            self.0.entry(key.into()).or_insert(ErrorNode::Group(group.0));
+            self.0
+                .entry(key.into())
+                .or_insert(ErrorNode::Group(group.0));
         }
     }
 

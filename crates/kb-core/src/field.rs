@@ -359,15 +359,22 @@ mod tests {
 
     #[test]
     fn geo_point_type_name_round_trips() {
-        let field: Field = serde_json::from_value(json!({"name": "loc", "type": "geoPoint"})).unwrap();
+        let field: Field =
+            serde_json::from_value(json!({"name": "loc", "type": "geoPoint"})).unwrap();
         assert_eq!(field.kind.type_name(), "geoPoint");
         assert_eq!(field.kind.storage_class(), StorageClass::GeoPoint);
     }
 
     #[test]
     fn multiple_selects_store_json_arrays() {
-        let single = FieldKind::Select(SelectOptions { max_select: 1, ..Default::default() });
-        let multi = FieldKind::Select(SelectOptions { max_select: 3, ..Default::default() });
+        let single = FieldKind::Select(SelectOptions {
+            max_select: 1,
+            ..Default::default()
+        });
+        let multi = FieldKind::Select(SelectOptions {
+            max_select: 3,
+            ..Default::default()
+        });
         assert_eq!(single.storage_class(), StorageClass::Text);
         assert_eq!(multi.storage_class(), StorageClass::JsonArray);
     }

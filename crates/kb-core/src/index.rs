@@ -149,7 +149,11 @@ fn tokenize(src: &str) -> Result<Vec<Token>, IndexError> {
                         _ => return err("unexpected '!'"),
                     },
                 };
-                i += if symbol.len() == 2 || two == "<>" || two == "==" { 2 } else { 1 };
+                i += if symbol.len() == 2 || two == "<>" || two == "==" {
+                    2
+                } else {
+                    1
+                };
                 tokens.push(Token::Symbol(symbol));
             }
             c if c.is_ascii_digit() || c == '-' || c == '.' => {
@@ -262,7 +266,11 @@ impl Parser {
         }
         let column = self.identifier("column")?;
         let op = if self.keyword("IS") {
-            if self.keyword("NOT") { WhereOp::IsNot } else { WhereOp::Is }
+            if self.keyword("NOT") {
+                WhereOp::IsNot
+            } else {
+                WhereOp::Is
+            }
         } else {
             match self.next() {
                 Some(Token::Symbol("=")) => WhereOp::Eq,
@@ -448,7 +456,11 @@ impl IndexWhere {
     pub fn write(&self, out: &mut String, quote: impl Fn(&str, &mut String) + Copy) {
         match self {
             IndexWhere::And(a, b) | IndexWhere::Or(a, b) => {
-                let joiner = if matches!(self, IndexWhere::And(..)) { " AND " } else { " OR " };
+                let joiner = if matches!(self, IndexWhere::And(..)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
                 out.push('(');
                 a.write(out, quote);
                 out.push_str(joiner);
@@ -496,7 +508,10 @@ mod tests {
             idx.to_api_string(),
             "CREATE UNIQUE INDEX `idx_email__pb_users_auth_` ON `users` (`email`) WHERE `email` != ''"
         );
-        let plain = IndexDef::parse("create index idx_posts_title on posts (title collate nocase desc, views)").unwrap();
+        let plain = IndexDef::parse(
+            "create index idx_posts_title on posts (title collate nocase desc, views)",
+        )
+        .unwrap();
         assert!(!plain.unique);
         assert_eq!(plain.columns.len(), 2);
         assert_eq!(plain.columns[0].collation, Some(Collation::NoCase));
@@ -523,7 +538,10 @@ mod tests {
 
     #[test]
     fn where_literals_are_re_rendered_inert() {
-        let idx = IndexDef::parse("CREATE INDEX i ON t (a) WHERE a = 'x'' OR 1=1 --' AND (b IS NOT NULL OR c > 2)").unwrap();
+        let idx = IndexDef::parse(
+            "CREATE INDEX i ON t (a) WHERE a = 'x'' OR 1=1 --' AND (b IS NOT NULL OR c > 2)",
+        )
+        .unwrap();
         assert_eq!(
             idx.to_api_string(),
             "CREATE INDEX `i` ON `t` (`a`) WHERE (`a` = 'x'' OR 1=1 --' AND (`b` IS NOT NULL OR `c` > 2))"

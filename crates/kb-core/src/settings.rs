@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::error::{FieldError, ValidationErrors};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Settings {
     #[serde(rename = "superuserIPs")]
@@ -113,22 +113,6 @@ pub struct LogSettings {
     pub log_auth_id: bool,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            superuser_ips: Vec::new(),
-            smtp: SmtpSettings::default(),
-            backups: BackupSettings::default(),
-            s3: S3Settings::default(),
-            meta: MetaSettings::default(),
-            rate_limits: RateLimitSettings::default(),
-            trusted_proxy: TrustedProxySettings::default(),
-            batch: BatchSettings::default(),
-            logs: LogSettings::default(),
-        }
-    }
-}
-
 impl Default for SmtpSettings {
     fn default() -> Self {
         SmtpSettings {
@@ -230,7 +214,9 @@ fn looks_like_url(text: &str) -> bool {
         return false;
     };
     !scheme.is_empty()
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
         && !rest.is_empty()
         && !rest.starts_with('/')
         && !text.chars().any(char::is_whitespace)
@@ -265,12 +251,18 @@ impl Settings {
         if self.meta.app_name.chars().count() > 255 {
             meta.add(
                 "appName",
-                FieldError::new("validation_length_out_of_range", "The length must be between 1 and 255."),
+                FieldError::new(
+                    "validation_length_out_of_range",
+                    "The length must be between 1 and 255.",
+                ),
             );
         }
         required(&mut meta, "appURL", &self.meta.app_url);
         if !self.meta.app_url.trim().is_empty() && !looks_like_url(&self.meta.app_url) {
-            meta.add("appURL", FieldError::new("validation_is_url", "Must be a valid URL."));
+            meta.add(
+                "appURL",
+                FieldError::new("validation_is_url", "Must be a valid URL."),
+            );
         }
         required(&mut meta, "senderName", &self.meta.sender_name);
         required(&mut meta, "senderAddress", &self.meta.sender_address);
@@ -284,7 +276,10 @@ impl Settings {
             }
         }
         if !["", "PLAIN", "LOGIN"].contains(&self.smtp.auth_method.as_str()) {
-            smtp.add("authMethod", FieldError::invalid_value(&self.smtp.auth_method));
+            smtp.add(
+                "authMethod",
+                FieldError::invalid_value(&self.smtp.auth_method),
+            );
         }
         errors.add_group("smtp", smtp);
 
@@ -327,7 +322,11 @@ impl Settings {
     pub fn to_api_json(&self) -> Value {
         let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Some(obj) = value.as_object_mut() {
-            for path in [&["smtp", "password"][..], &["s3", "secret"], &["backups", "s3", "secret"]] {
+            for path in [
+                &["smtp", "password"][..],
+                &["s3", "secret"],
+                &["backups", "s3", "secret"],
+            ] {
                 remove_path(obj, path);
             }
         }

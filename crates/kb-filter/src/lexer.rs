@@ -217,7 +217,8 @@ impl<'a> Lexer<'a> {
         match OpKind::ALL.into_iter().find(|kind| kind.as_str() == base) {
             Some(kind) => Ok(self.token(TokenKind::Op(Op { kind, any }), start)),
             None => Err(SyntaxError::new(
-                format!("invalid operator {} at {start}", quote_snippet(written)),
+                // PocketBase's wording, which clients match on; the position is in the span.
+                format!("invalid sign operator {}", quote_snippet(written)),
                 Span::new(start, self.pos),
             )),
         }
@@ -387,11 +388,11 @@ mod tests {
                 vec![TokenKind::Op(Op { kind, any: true })]
             );
         }
-        assert_eq!(error("a === b"), "invalid operator \"===\" at 2");
-        assert_eq!(error("a ! b"), "invalid operator \"!\" at 2");
-        assert_eq!(error("a ?? b"), "invalid operator \"??\" at 2");
-        assert_eq!(error("a =! b"), "invalid operator \"=!\" at 2");
-        assert_eq!(error("a == b"), "invalid operator \"==\" at 2");
+        assert_eq!(error("a === b"), "invalid sign operator \"===\"");
+        assert_eq!(error("a ! b"), "invalid sign operator \"!\"");
+        assert_eq!(error("a ?? b"), "invalid sign operator \"??\"");
+        assert_eq!(error("a =! b"), "invalid sign operator \"=!\"");
+        assert_eq!(error("a == b"), "invalid sign operator \"==\"");
     }
 
     #[test]

@@ -462,7 +462,7 @@ mod tests {
     #[test]
     fn syntax_errors() {
         let cases = [
-            ("title === 'x'", "invalid operator \"===\" at 6"),
+            ("title === 'x'", "invalid sign operator \"===\""),
             ("a = ", "unexpected end of filter"),
             ("a", "unexpected end of filter"),
             (

@@ -28,7 +28,10 @@ impl ApiError {
     }
 
     pub fn not_found() -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "The requested resource wasn't found.")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "The requested resource wasn't found.",
+        )
     }
 }
 
@@ -60,7 +63,8 @@ impl From<AppError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"status": self.status.as_u16(), "message": self.message, "data": self.data});
+        let body =
+            json!({"status": self.status.as_u16(), "message": self.message, "data": self.data});
         (self.status, Json(body)).into_response()
     }
 }

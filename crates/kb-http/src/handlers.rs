@@ -17,7 +17,8 @@ type AppState = State<Arc<App>>;
 
 const RECORD_BODY_ERROR: &str = "Something went wrong while processing your request.";
 const LOAD_ERROR: &str = "An error occurred while loading the submitted data.";
-const COLLECTION_BODY_ERROR: &str = "Failed to load the collection type data due to invalid formatting.";
+const COLLECTION_BODY_ERROR: &str =
+    "Failed to load the collection type data due to invalid formatting.";
 
 fn page_json(page: Page) -> Value {
     json!({
@@ -29,23 +30,50 @@ fn page_json(page: Page) -> Value {
     })
 }
 
-pub async fn health(Auth(requester): Auth, ConnectInfo(peer): ConnectInfo<SocketAddr>, params: Params) -> ApiResult<Response> {
+pub async fn health(
+    Auth(requester): Auth,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    params: Params,
+) -> ApiResult<Response> {
     let data = if requester.is_superuser() {
         json!({"canBackup": true, "realIP": peer.ip().to_string(), "possibleProxyHeader": ""})
     } else {
         json!({})
     };
-    json_ok(json!({"message": "API is healthy.", "code": 200, "data": data}), &params)
+    json_ok(
+        json!({"message": "API is healthy.", "code": 200, "data": data}),
+        &params,
+    )
 }
 
-pub async fn list_records(State(app): AppState, Auth(requester): Auth, Path(collection): Path<String>, params: Params) -> ApiResult<Response> {
+pub async fn list_records(
+    State(app): AppState,
+    Auth(requester): Auth,
+    Path(collection): Path<String>,
+    params: Params,
+) -> ApiResult<Response> {
     let list = params.list_params()?;
-    let page = app.list_records(&requester, &params.meta, &collection, list).await?;
+    let page = app
+        .list_records(&requester, &params.meta, &collection, list)
+        .await?;
     json_ok(page_json(page), &params)
 }
 
-pub async fn view_record(State(app): AppState, Auth(requester): Auth, Path((collection, id)): Path<(String, String)>, params: Params) -> ApiResult<Response> {
-    let record = app.view_record(&requester, &params.meta, &collection, &id, params.get("expand")).await?;
+pub async fn view_record(
+    State(app): AppState,
+    Auth(requester): Auth,
+    Path((collection, id)): Path<(String, String)>,
+    params: Params,
+) -> ApiResult<Response> {
+    let record = app
+        .view_record(
+            &requester,
+            &params.meta,
+            &collection,
+            &id,
+            params.get("expand"),
+        )
+        .await?;
     json_ok(record, &params)
 }
 
@@ -57,7 +85,15 @@ pub async fn create_record(
     body: JsonBody,
 ) -> ApiResult<Response> {
     let body = body.object(RECORD_BODY_ERROR)?;
-    let record = app.create_record(&requester, &params.meta, &collection, body, params.get("expand")).await?;
+    let record = app
+        .create_record(
+            &requester,
+            &params.meta,
+            &collection,
+            body,
+            params.get("expand"),
+        )
+        .await?;
     json_ok(record, &params)
 }
 
@@ -70,39 +106,76 @@ pub async fn update_record(
 ) -> ApiResult<Response> {
     let body = body.object(RECORD_BODY_ERROR)?;
     let record = app
-        .update_record(&requester, &params.meta, &collection, &id, body, params.get("expand"))
+        .update_record(
+            &requester,
+            &params.meta,
+            &collection,
+            &id,
+            body,
+            params.get("expand"),
+        )
         .await?;
     json_ok(record, &params)
 }
 
-pub async fn delete_record(State(app): AppState, Auth(requester): Auth, Path((collection, id)): Path<(String, String)>, params: Params) -> ApiResult<Response> {
-    app.delete_record(&requester, &params.meta, &collection, &id).await?;
+pub async fn delete_record(
+    State(app): AppState,
+    Auth(requester): Auth,
+    Path((collection, id)): Path<(String, String)>,
+    params: Params,
+) -> ApiResult<Response> {
+    app.delete_record(&requester, &params.meta, &collection, &id)
+        .await?;
     Ok(no_content())
 }
 
-pub async fn auth_with_password(State(app): AppState, Path(collection): Path<String>, params: Params, body: JsonBody) -> ApiResult<Response> {
+pub async fn auth_with_password(
+    State(app): AppState,
+    Path(collection): Path<String>,
+    params: Params,
+    body: JsonBody,
+) -> ApiResult<Response> {
     let body = body.object(LOAD_ERROR)?;
     let auth = app.auth_with_password(&collection, &body).await?;
     json_ok(auth.to_json(), &params)
 }
 
-pub async fn auth_refresh(State(app): AppState, Auth(requester): Auth, Path(collection): Path<String>, params: Params) -> ApiResult<Response> {
+pub async fn auth_refresh(
+    State(app): AppState,
+    Auth(requester): Auth,
+    Path(collection): Path<String>,
+    params: Params,
+) -> ApiResult<Response> {
     let auth = app.auth_refresh(&requester, &collection)?;
     json_ok(auth.to_json(), &params)
 }
 
-pub async fn list_collections(State(app): AppState, Auth(requester): Auth, params: Params) -> ApiResult<Response> {
+pub async fn list_collections(
+    State(app): AppState,
+    Auth(requester): Auth,
+    params: Params,
+) -> ApiResult<Response> {
     require_superuser(&requester)?;
     let page = app.list_collections(params.list_params()?).await?;
     json_ok(page_json(page), &params)
 }
 
-pub async fn view_collection(State(app): AppState, Auth(requester): Auth, Path(collection): Path<String>, params: Params) -> ApiResult<Response> {
+pub async fn view_collection(
+    State(app): AppState,
+    Auth(requester): Auth,
+    Path(collection): Path<String>,
+    params: Params,
+) -> ApiResult<Response> {
     require_superuser(&requester)?;
     json_ok(app.view_collection(&collection)?, &params)
 }
 
-pub async fn create_collection(State(app): AppState, Auth(requester): Auth, params: Params, body: JsonBody) -> ApiResult<Response> {
+pub async fn create_collection(
+    State(app): AppState,
+    Auth(requester): Auth,
+    params: Params,
+    body: JsonBody,
+) -> ApiResult<Response> {
     require_superuser(&requester)?;
     let body = body.object(COLLECTION_BODY_ERROR)?;
     json_ok(app.create_collection(Value::Object(body)).await?, &params)
@@ -117,39 +190,68 @@ pub async fn update_collection(
 ) -> ApiResult<Response> {
     require_superuser(&requester)?;
     let body = body.object(COLLECTION_BODY_ERROR)?;
-    json_ok(app.update_collection(&collection, Value::Object(body)).await?, &params)
+    json_ok(
+        app.update_collection(&collection, Value::Object(body))
+            .await?,
+        &params,
+    )
 }
 
-pub async fn delete_collection(State(app): AppState, Auth(requester): Auth, Path(collection): Path<String>) -> ApiResult<Response> {
+pub async fn delete_collection(
+    State(app): AppState,
+    Auth(requester): Auth,
+    Path(collection): Path<String>,
+) -> ApiResult<Response> {
     require_superuser(&requester)?;
     app.delete_collection(&collection).await?;
     Ok(no_content())
 }
 
-pub async fn truncate_collection(State(app): AppState, Auth(requester): Auth, Path(collection): Path<String>) -> ApiResult<Response> {
+pub async fn truncate_collection(
+    State(app): AppState,
+    Auth(requester): Auth,
+    Path(collection): Path<String>,
+) -> ApiResult<Response> {
     require_superuser(&requester)?;
     app.truncate_collection(&collection).await?;
     Ok(no_content())
 }
 
-pub async fn import_collections(State(app): AppState, Auth(requester): Auth, body: JsonBody) -> ApiResult<Response> {
+pub async fn import_collections(
+    State(app): AppState,
+    Auth(requester): Auth,
+    body: JsonBody,
+) -> ApiResult<Response> {
     require_superuser(&requester)?;
     let body = body.object(COLLECTION_BODY_ERROR)?;
     app.import_collections(Value::Object(body)).await?;
     Ok(no_content())
 }
 
-pub async fn scaffolds(State(app): AppState, Auth(requester): Auth, params: Params) -> ApiResult<Response> {
+pub async fn scaffolds(
+    State(app): AppState,
+    Auth(requester): Auth,
+    params: Params,
+) -> ApiResult<Response> {
     require_superuser(&requester)?;
     json_ok(app.scaffolds(), &params)
 }
 
-pub async fn get_settings(State(app): AppState, Auth(requester): Auth, params: Params) -> ApiResult<Response> {
+pub async fn get_settings(
+    State(app): AppState,
+    Auth(requester): Auth,
+    params: Params,
+) -> ApiResult<Response> {
     require_superuser(&requester)?;
     json_ok(app.settings_json(), &params)
 }
 
-pub async fn update_settings(State(app): AppState, Auth(requester): Auth, params: Params, body: JsonBody) -> ApiResult<Response> {
+pub async fn update_settings(
+    State(app): AppState,
+    Auth(requester): Auth,
+    params: Params,
+    body: JsonBody,
+) -> ApiResult<Response> {
     require_superuser(&requester)?;
     let body = body.object(LOAD_ERROR)?;
     json_ok(app.update_settings(Value::Object(body)).await?, &params)

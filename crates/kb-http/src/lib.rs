@@ -22,17 +22,34 @@ pub fn router(app: Arc<App>) -> Router {
     let api = Router::new()
         .route("/api/health", get(health))
         .route("/api/settings", get(get_settings).patch(update_settings))
-        .route("/api/collections", get(list_collections).post(create_collection))
+        .route(
+            "/api/collections",
+            get(list_collections).post(create_collection),
+        )
         .route("/api/collections/import", put(import_collections))
         .route("/api/collections/meta/scaffolds", get(scaffolds))
         .route(
             "/api/collections/{collection}",
-            get(view_collection).patch(update_collection).delete(delete_collection),
+            get(view_collection)
+                .patch(update_collection)
+                .delete(delete_collection),
         )
-        .route("/api/collections/{collection}/truncate", axum::routing::delete(truncate_collection))
-        .route("/api/collections/{collection}/auth-with-password", post(auth_with_password))
-        .route("/api/collections/{collection}/auth-refresh", post(auth_refresh))
-        .route("/api/collections/{collection}/records", get(list_records).post(create_record))
+        .route(
+            "/api/collections/{collection}/truncate",
+            axum::routing::delete(truncate_collection),
+        )
+        .route(
+            "/api/collections/{collection}/auth-with-password",
+            post(auth_with_password),
+        )
+        .route(
+            "/api/collections/{collection}/auth-refresh",
+            post(auth_refresh),
+        )
+        .route(
+            "/api/collections/{collection}/records",
+            get(list_records).post(create_record),
+        )
         .route(
             "/api/collections/{collection}/records/{id}",
             get(view_record).patch(update_record).delete(delete_record),

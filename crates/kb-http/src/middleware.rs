@@ -15,7 +15,9 @@ use crate::error::ApiError;
 const ALLOWED_METHODS: &str = "GET,HEAD,PUT,PATCH,POST,DELETE";
 
 fn set(response: &mut Response, name: &'static str, value: &'static str) {
-    response.headers_mut().insert(name, HeaderValue::from_static(value));
+    response
+        .headers_mut()
+        .insert(name, HeaderValue::from_static(value));
 }
 
 /// CORS as PocketBase answers it (any origin), and the default headers on everything else.
@@ -26,11 +28,26 @@ async fn headers_and_cors(request: Request, next: Next) -> Response {
         let headers = response.headers_mut();
         headers.append(header::VARY, HeaderValue::from_static("Origin"));
         if origin {
-            headers.append(header::VARY, HeaderValue::from_static("Access-Control-Request-Method"));
-            headers.append(header::VARY, HeaderValue::from_static("Access-Control-Request-Headers"));
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-            headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOWED_METHODS));
-            if let Some(requested) = request.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+            headers.append(
+                header::VARY,
+                HeaderValue::from_static("Access-Control-Request-Method"),
+            );
+            headers.append(
+                header::VARY,
+                HeaderValue::from_static("Access-Control-Request-Headers"),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static(ALLOWED_METHODS),
+            );
+            if let Some(requested) = request
+                .headers()
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            {
                 headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
             }
         }
@@ -41,7 +58,9 @@ async fn headers_and_cors(request: Request, next: Next) -> Response {
     set(&mut response, "x-content-type-options", "nosniff");
     set(&mut response, "x-frame-options", "SAMEORIGIN");
     set(&mut response, "cross-origin-opener-policy", "same-origin");
-    response.headers_mut().append(header::VARY, HeaderValue::from_static("Origin"));
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Origin"));
     if origin {
         set(&mut response, "access-control-allow-origin", "*");
     }

@@ -22,7 +22,10 @@ pub struct Auth(pub Requester);
 impl FromRequestParts<Arc<App>> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -54,7 +57,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
         let mut query = HashMap::new();
         let mut query_json = Map::new();
         for (key, value) in pairs {
-            query_json.entry(key.clone()).or_insert_with(|| Value::String(value.clone()));
+            query_json
+                .entry(key.clone())
+                .or_insert_with(|| Value::String(value.clone()));
             query.entry(key).or_insert(value);
         }
         let mut headers = Map::new();
@@ -85,10 +90,9 @@ impl Params {
     pub fn integer(&self, key: &str) -> ApiResult<u64> {
         match self.query.get(key).map(|v| v.trim()) {
             None | Some("") => Ok(0),
-            Some(v) => v
-                .parse::<i64>()
-                .map(|n| n.max(0) as u64)
-                .map_err(|_| ApiError::bad_request("Something went wrong while processing your request.")),
+            Some(v) => v.parse::<i64>().map(|n| n.max(0) as u64).map_err(|_| {
+                ApiError::bad_request("Something went wrong while processing your request.")
+            }),
         }
     }
 
@@ -98,7 +102,9 @@ impl Params {
             None | Some("") => Ok(false),
             Some("1" | "t" | "T" | "TRUE" | "true" | "True") => Ok(true),
             Some("0" | "f" | "F" | "FALSE" | "false" | "False") => Ok(false),
-            Some(_) => Err(ApiError::bad_request("Something went wrong while processing your request.")),
+            Some(_) => Err(ApiError::bad_request(
+                "Something went wrong while processing your request.",
+            )),
         }
     }
 
@@ -132,7 +138,9 @@ impl JsonBody {
         self.0.map_err(|e| match e {
             BodyError::Malformed => ApiError::bad_request(malformed_message),
             BodyError::UnsupportedType => ApiError::bad_request("Unsupported Content-Type."),
-            BodyError::TooLarge => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large."),
+            BodyError::TooLarge => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large.")
+            }
         })
     }
 }
@@ -186,13 +194,22 @@ fn content_type(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
-async fn parse_multipart(headers: HeaderMap, bytes: Bytes) -> Result<Map<String, Value>, BodyError> {
+async fn parse_multipart(
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Map<String, Value>, BodyError> {
     let mut request = Request::new(Body::from(bytes));
     *request.headers_mut() = headers;
-    let mut multipart = Multipart::from_request(request, &()).await.map_err(|_| BodyError::Malformed)?;
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|_| BodyError::Malformed)?;
     let mut map = Map::new();
     let mut payloads = Vec::new();
-    while let Some(field) = multipart.next_field().await.map_err(|_| BodyError::Malformed)? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|_| BodyError::Malformed)?
+    {
         let Some(name) = field.name().map(str::to_owned) else {
             continue;
         };
@@ -237,7 +254,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 push_form_value(&mut map, key.into_owned(), infer_form_value(&value));
             }
             Ok(map)
-        } else if kind.is_empty() || kind.starts_with("application/json") || kind.contains("+json") {
+        } else if kind.is_empty() || kind.starts_with("application/json") || kind.contains("+json")
+        {
             match strict_json(&bytes) {
                 Ok(Value::Object(map)) => Ok(map),
                 Ok(Value::Null) => Ok(Map::new()),
@@ -280,7 +298,9 @@ pub fn strict_json(bytes: &[u8]) -> Result<Value, serde_json::Error> {
             Ok(Value::from(v))
         }
         fn visit_f64<E: Error>(self, v: f64) -> Result<Value, E> {
-            serde_json::Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("number out of range"))
+            serde_json::Number::from_f64(v)
+                .map(Value::Number)
+                .ok_or_else(|| E::custom("number out of range"))
         }
         fn visit_str<E>(self, v: &str) -> Result<Value, E> {
             Ok(Value::String(v.to_owned()))
@@ -327,7 +347,10 @@ mod tests {
         assert!(strict_json(br#"{"a":1,"a":2}"#).is_err());
         assert!(strict_json(br#"{"a":1e400}"#).is_err());
         assert!(strict_json(br#"{"a":1} x"#).is_err());
-        assert_eq!(strict_json(br#"{"a":[1,{"b":null}]}"#).unwrap(), json!({"a":[1,{"b":null}]}));
+        assert_eq!(
+            strict_json(br#"{"a":[1,{"b":null}]}"#).unwrap(),
+            json!({"a":[1,{"b":null}]})
+        );
     }
 
     #[test]

@@ -13,9 +13,12 @@ use crate::request::Params;
 pub fn json_ok(mut value: Value, params: &Params) -> ApiResult<Response> {
     // A picker that cannot be parsed is ignored, as PocketBase ignores unknown fields.
     if let Ok(picker) = kb_filter::parse_fields(params.get("fields")) {
-        let is_page = value.get("items").is_some_and(Value::is_array) && value.get("perPage").is_some();
+        let is_page =
+            value.get("items").is_some_and(Value::is_array) && value.get("perPage").is_some();
         match value.get_mut("items") {
-            Some(Value::Array(items)) if is_page => items.iter_mut().for_each(|item| picker.apply(item)),
+            Some(Value::Array(items)) if is_page => {
+                items.iter_mut().for_each(|item| picker.apply(item))
+            }
             _ => picker.apply(&mut value),
         }
     }

@@ -79,20 +79,30 @@ pub enum JoinOn {
 /// A value expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Term {
-    Column { alias: Alias, column: String },
+    Column {
+        alias: Alias,
+        column: String,
+    },
     /// The element of a [`JoinSource::JsonEach`] row.
     EachValue(Alias),
     Param(ParamSource),
     Null,
     /// A value inside a JSON column: `base` at `path` (object keys and array indexes).
-    JsonPath { base: Box<Term>, path: Vec<JsonStep> },
+    JsonPath {
+        base: Box<Term>,
+        path: Vec<JsonStep>,
+    },
     /// Number of elements of a JSON array value.
     ArrayLength(Box<Term>),
     Lower(Box<Term>),
     /// `'%' || term || '%'`: the right side of `~` when it is not a literal.
     LikeContains(Box<Term>),
     /// `@request.body.field:changed`: sent and different from the stored value (1 or 0).
-    Changed { sent: Box<Term>, new: Box<Term>, old: Box<Term> },
+    Changed {
+        sent: Box<Term>,
+        new: Box<Term>,
+        old: Box<Term>,
+    },
     /// Haversine distance in km between (lon, lat) pairs.
     GeoDistance(Box<[Term; 4]>),
     /// SQLite-style `strftime(format, time, modifiers...)`.

@@ -205,8 +205,14 @@ impl<'a> Resolver<'a> {
 
     fn expr(&mut self, expr: &Expr, scope: &mut Scope) -> Result<Cond, ResolveError> {
         Ok(match expr {
-            Expr::And(a, b) => Cond::And(Box::new(self.expr(a, scope)?), Box::new(self.expr(b, scope)?)),
-            Expr::Or(a, b) => Cond::Or(Box::new(self.expr(a, scope)?), Box::new(self.expr(b, scope)?)),
+            Expr::And(a, b) => Cond::And(
+                Box::new(self.expr(a, scope)?),
+                Box::new(self.expr(b, scope)?),
+            ),
+            Expr::Or(a, b) => Cond::Or(
+                Box::new(self.expr(a, scope)?),
+                Box::new(self.expr(b, scope)?),
+            ),
             Expr::Compare(c) => Cond::Compare(Box::new(self.compare(c, scope)?)),
         })
     }
@@ -217,7 +223,11 @@ impl<'a> Resolver<'a> {
         let like = matches!(c.op.kind, OpKind::Like | OpKind::NotLike);
         let every = if !c.op.any && (left.multi || right.multi) {
             let mut fresh = Scope::default();
-            let l = if left.multi { self.operand(&c.left, &mut fresh)?.term } else { left.term.clone() };
+            let l = if left.multi {
+                self.operand(&c.left, &mut fresh)?.term
+            } else {
+                left.term.clone()
+            };
             let r = if right.multi {
                 self.operand(&c.right, &mut fresh)?
             } else {
@@ -247,9 +257,16 @@ impl<'a> Resolver<'a> {
         self.operand_at_depth(operand, scope, 0)
     }
 
-    fn operand_at_depth(&mut self, operand: &Operand, scope: &mut Scope, depth: usize) -> Result<Resolved, ResolveError> {
+    fn operand_at_depth(
+        &mut self,
+        operand: &Operand,
+        scope: &mut Scope,
+        depth: usize,
+    ) -> Result<Resolved, ResolveError> {
         match operand {
-            Operand::Number { value, .. } => Ok(Resolved::single(Term::param(Value::Number(*value)))),
+            Operand::Number { value, .. } => {
+                Ok(Resolved::single(Term::param(Value::Number(*value))))
+            }
             Operand::Text { value, .. } => Ok(Resolved {
                 term: Term::param(Value::Text(value.clone())),
                 multi: false,
@@ -270,7 +287,11 @@ impl<'a> Resolver<'a> {
                 let term = match name.as_str() {
                     "geoDistance" => match <[Term; 4]>::try_from(terms) {
                         Ok(four) => Term::GeoDistance(Box::new(four)),
-                        Err(_) => return fail("geoDistance expects 4 arguments (lonA, latA, lonB, latB)"),
+                        Err(_) => {
+                            return fail(
+                                "geoDistance expects 4 arguments (lonA, latA, lonB, latB)",
+                            );
+                        }
                     },
                     "strftime" => {
                         if terms.is_empty() || terms.len() > MAX_STRFTIME_ARGS {
@@ -371,8 +392,12 @@ impl<'a> Resolver<'a> {
                 let term = request_param(path.clone(), RequestRead::Value);
                 self.apply_request_modifier(path, term, modifier, scope)
             }
-            "auth" if segments.len() >= 2 && section_modifier.is_none() => self.request_auth(&segments[1..], scope),
-            "body" if segments.len() >= 2 && section_modifier.is_none() => self.request_body(&segments[1..], scope),
+            "auth" if segments.len() >= 2 && section_modifier.is_none() => {
+                self.request_auth(&segments[1..], scope)
+            }
+            "body" if segments.len() >= 2 && section_modifier.is_none() => {
+                self.request_body(&segments[1..], scope)
+            }
             _ => fail(format!("unknown identifier @request.{rest}")),
         }
     }
@@ -404,7 +429,11 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    fn request_auth(&mut self, segments: &[&str], scope: &mut Scope) -> Result<Resolved, ResolveError> {
+    fn request_auth(
+        &mut self,
+        segments: &[&str],
+        scope: &mut Scope,
+    ) -> Result<Resolved, ResolveError> {
         let (first, modifier) = split_modifier(segments[0]);
         if segments.len() == 1 {
             let path = vec!["auth".to_owned(), first.to_owned()];
@@ -421,7 +450,10 @@ impl<'a> Resolver<'a> {
             key.clone(),
             JoinSource::Table {
                 table: auth.name.clone(),
-                on: JoinOn::IdEq(request_param(vec!["auth".into(), "id".into()], RequestRead::Value)),
+                on: JoinOn::IdEq(request_param(
+                    vec!["auth".into(), "id".into()],
+                    RequestRead::Value,
+                )),
             },
         );
         let walk = Walk {
@@ -434,13 +466,19 @@ impl<'a> Resolver<'a> {
         self.walk(walk, segments, scope)
     }
 
-    fn request_body(&mut self, segments: &[&str], scope: &mut Scope) -> Result<Resolved, ResolveError> {
+    fn request_body(
+        &mut self,
+        segments: &[&str],
+        scope: &mut Scope,
+    ) -> Result<Resolved, ResolveError> {
         let (name, modifier) = split_modifier(segments[0]);
         let path = vec!["body".to_owned(), name.to_owned()];
         if segments.len() == 1 {
             if modifier == Some("changed") {
                 let Some(field) = self.collection.field(name) else {
-                    return fail(format!("unknown field {name} in @request.body.{name}:changed"));
+                    return fail(format!(
+                        "unknown field {name} in @request.body.{name}:changed"
+                    ));
                 };
                 return Ok(Resolved::single(Term::Changed {
                     sent: Box::new(request_param(path.clone(), RequestRead::IsSet)),
@@ -455,7 +493,9 @@ impl<'a> Resolver<'a> {
             return self.apply_request_modifier(path, term, modifier, scope);
         }
         if modifier.is_some() {
-            return fail(format!("modifiers are not allowed in the middle of @request.body.{name}"));
+            return fail(format!(
+                "modifiers are not allowed in the middle of @request.body.{name}"
+            ));
         }
         let collection = self.collection;
         let Some(field) = collection.field(name) else {
@@ -508,13 +548,20 @@ impl<'a> Resolver<'a> {
 
     /// Follow `segments` from a row of `walk.collection`: relations and back-relations
     /// join further tables, the last segment names a column (or a JSON path inside one).
-    fn walk(&mut self, mut walk: Walk<'a>, segments: &[&str], scope: &mut Scope) -> Result<Resolved, ResolveError> {
+    fn walk(
+        &mut self,
+        mut walk: Walk<'a>,
+        segments: &[&str],
+        scope: &mut Scope,
+    ) -> Result<Resolved, ResolveError> {
         let schema = self.schema;
         for (i, segment) in segments.iter().enumerate() {
             let (name, modifier) = split_modifier(segment);
             let last = i + 1 == segments.len();
             if walk.hops > MAX_RELATION_DEPTH {
-                return fail(format!("relation paths may be at most {MAX_RELATION_DEPTH} levels deep"));
+                return fail(format!(
+                    "relation paths may be at most {MAX_RELATION_DEPTH} levels deep"
+                ));
             }
             if let Some((source_name, field_name)) = name.split_once("_via_") {
                 if modifier.is_some() {
@@ -526,8 +573,14 @@ impl<'a> Resolver<'a> {
                 let Some(field) = source.field(field_name) else {
                     return fail(format!("unknown field {field_name} in {name}"));
                 };
-                if field.relation().is_none_or(|r| r.collection_id != walk.collection.id) {
-                    return fail(format!("{name} is not a relation to {}", walk.collection.name));
+                if field
+                    .relation()
+                    .is_none_or(|r| r.collection_id != walk.collection.id)
+                {
+                    return fail(format!(
+                        "{name} is not a relation to {}",
+                        walk.collection.name
+                    ));
                 }
                 let id = Term::Column {
                     alias: walk.alias,
@@ -546,7 +599,8 @@ impl<'a> Resolver<'a> {
                 };
                 let unique = !field.kind.is_multiple()
                     && source.indexes.iter().any(|text| {
-                        kb_core::index::IndexDef::parse(text).is_ok_and(|idx| idx.is_single_column_unique(&field.name))
+                        kb_core::index::IndexDef::parse(text)
+                            .is_ok_and(|idx| idx.is_single_column_unique(&field.name))
                     });
                 walk.key = format!("{}.{name}", walk.key);
                 walk.alias = self.join(
@@ -573,7 +627,10 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             let Some(field) = walk.collection.field(name) else {
-                return fail(format!("unknown field \"{name}\" in collection {}", walk.collection.name));
+                return fail(format!(
+                    "unknown field \"{name}\" in collection {}",
+                    walk.collection.name
+                ));
             };
             if field.hidden && !self.options.allow_hidden {
                 return fail(format!("field \"{name}\" is hidden and cannot be filtered"));
@@ -588,14 +645,20 @@ impl<'a> Resolver<'a> {
             match &field.kind {
                 FieldKind::Relation(relation) => {
                     if modifier.is_some() {
-                        return fail(format!("modifiers are not allowed in the middle of a path ({segment})"));
+                        return fail(format!(
+                            "modifiers are not allowed in the middle of a path ({segment})"
+                        ));
                     }
                     let Some(target) = schema.by_id(&relation.collection_id) else {
                         return fail(format!("relation {name} points to a missing collection"));
                     };
                     let key = format!("{}.{name}", walk.key);
                     let on = if field.kind.is_multiple() {
-                        let each = self.join(scope, format!("{key}:each"), JoinSource::JsonEach { array: column });
+                        let each = self.join(
+                            scope,
+                            format!("{key}:each"),
+                            JoinSource::JsonEach { array: column },
+                        );
                         walk.multi = true;
                         JoinOn::IdEq(Term::EachValue(each))
                     } else {
@@ -616,13 +679,22 @@ impl<'a> Resolver<'a> {
                 FieldKind::Json(_) | FieldKind::GeoPoint(_) => {
                     return self.json_path(walk, column, &segments[i + 1..]);
                 }
-                _ => return fail(format!("field \"{name}\" is not a relation, so \"{segment}.\" cannot be followed")),
+                _ => {
+                    return fail(format!(
+                        "field \"{name}\" is not a relation, so \"{segment}.\" cannot be followed"
+                    ));
+                }
             }
         }
         fail("empty field path")
     }
 
-    fn json_path(&mut self, walk: Walk<'a>, column: Term, segments: &[&str]) -> Result<Resolved, ResolveError> {
+    fn json_path(
+        &mut self,
+        walk: Walk<'a>,
+        column: Term,
+        segments: &[&str],
+    ) -> Result<Resolved, ResolveError> {
         let mut path = Vec::with_capacity(segments.len());
         let mut lower = false;
         for (i, segment) in segments.iter().enumerate() {
@@ -630,7 +702,9 @@ impl<'a> Resolver<'a> {
             match modifier {
                 None => {}
                 Some("lower") if i + 1 == segments.len() => lower = true,
-                Some(other) => return fail(format!("unsupported modifier :{other} in a JSON path")),
+                Some(other) => {
+                    return fail(format!("unsupported modifier :{other} in a JSON path"));
+                }
             }
             if key.is_empty() {
                 return fail("empty key in a JSON path");
@@ -645,7 +719,11 @@ impl<'a> Resolver<'a> {
             path,
         };
         Ok(Resolved {
-            term: if lower { Term::Lower(Box::new(term)) } else { term },
+            term: if lower {
+                Term::Lower(Box::new(term))
+            } else {
+                term
+            },
             multi: walk.multi,
             literal_text: false,
         })
@@ -673,9 +751,17 @@ impl<'a> Resolver<'a> {
                 });
             }
             Some(m @ ("length" | "each")) => {
-                return fail(format!(":{m} needs a field with multiple values, \"{}\" has one", field.name));
+                return fail(format!(
+                    ":{m} needs a field with multiple values, \"{}\" has one",
+                    field.name
+                ));
             }
-            Some(other) => return fail(format!("unsupported modifier :{other} on field \"{}\"", field.name)),
+            Some(other) => {
+                return fail(format!(
+                    "unsupported modifier :{other} on field \"{}\"",
+                    field.name
+                ));
+            }
         };
         Ok(Resolved {
             term,
@@ -692,7 +778,9 @@ fn like_right(right: Resolved) -> Term {
         Term::Param(ParamSource::Value(Value::Text(text))) if right.literal_text => {
             Term::param(Value::Text(like_pattern(&text)))
         }
-        Term::Param(ParamSource::Value(Value::Number(n))) => Term::param(Value::Text(like_pattern(&n.to_string()))),
+        Term::Param(ParamSource::Value(Value::Number(n))) => {
+            Term::param(Value::Text(like_pattern(&n.to_string())))
+        }
         other => Term::LikeContains(Box::new(other)),
     }
 }

@@ -69,7 +69,11 @@ pub struct ViewColumn {
 
 /// Read operations, run inside one read snapshot.
 pub trait Reader {
-    fn list(&mut self, query: &ListQuery<'_>, request: &RequestInfo) -> Result<Vec<Row>, StoreError>;
+    fn list(
+        &mut self,
+        query: &ListQuery<'_>,
+        request: &RequestInfo,
+    ) -> Result<Vec<Row>, StoreError>;
     fn count(
         &mut self,
         collection: &Collection,
@@ -113,11 +117,16 @@ pub trait Reader {
 pub trait Writer: Reader {
     fn insert(&mut self, collection: &Collection, record: &Row) -> Result<(), StoreError>;
     /// Overwrite the stored fields of record `id` with `record`'s values.
-    fn update(&mut self, collection: &Collection, id: &str, record: &Row) -> Result<(), StoreError>;
+    fn update(&mut self, collection: &Collection, id: &str, record: &Row)
+    -> Result<(), StoreError>;
     fn delete(&mut self, collection: &Collection, id: &str) -> Result<bool, StoreError>;
     /// Store a collection definition and create or migrate its table (or view) to match,
     /// keeping the data of fields that stay.
-    fn save_collection(&mut self, new: &Collection, old: Option<&Collection>) -> Result<(), StoreError>;
+    fn save_collection(
+        &mut self,
+        new: &Collection,
+        old: Option<&Collection>,
+    ) -> Result<(), StoreError>;
     fn delete_collection(&mut self, collection: &Collection) -> Result<(), StoreError>;
     fn truncate(&mut self, collection: &Collection) -> Result<(), StoreError>;
     fn save_settings(&mut self, settings: &Settings) -> Result<(), StoreError>;

@@ -6,9 +6,11 @@
 //! same text and hits the driver's prepared-statement cache.
 
 use kb_core::Collection;
-use kb_query::plan::{Alias, Cond, FilterPlan, Join, JoinOn, JoinSource, ParamSource, Term, Value as PlanValue};
-use kb_query::SortKey;
 use kb_filter::ast::OpKind;
+use kb_query::SortKey;
+use kb_query::plan::{
+    Alias, Cond, FilterPlan, Join, JoinOn, JoinSource, ParamSource, Term, Value as PlanValue,
+};
 
 use crate::dialect::Dialect;
 use crate::values::SqlValue;
@@ -178,9 +180,17 @@ impl<'d> Renderer<'d> {
                     let other = if empty_left { right } else { left };
                     let x = self.sub(|r| r.term(other));
                     if negated {
-                        self.push("(").push(&x).push(" != '' AND ").push(&x).push(" IS NOT NULL)");
+                        self.push("(")
+                            .push(&x)
+                            .push(" != '' AND ")
+                            .push(&x)
+                            .push(" IS NOT NULL)");
                     } else {
-                        self.push("(").push(&x).push(" = '' OR ").push(&x).push(" IS NULL)");
+                        self.push("(")
+                            .push(&x)
+                            .push(" = '' OR ")
+                            .push(&x)
+                            .push(" IS NULL)");
                     }
                 } else {
                     let l = self.sub(|r| r.term(left));
@@ -212,7 +222,11 @@ impl<'d> Renderer<'d> {
             Cond::And(a, b) | Cond::Or(a, b) => {
                 self.push("(");
                 self.cond(a);
-                self.push(if matches!(cond, Cond::And(..)) { " AND " } else { " OR " });
+                self.push(if matches!(cond, Cond::And(..)) {
+                    " AND "
+                } else {
+                    " OR "
+                });
                 self.cond(b);
                 self.push(")");
             }
@@ -236,7 +250,11 @@ impl<'d> Renderer<'d> {
         for join in joins {
             match &join.source {
                 JoinSource::Table { table, on } => {
-                    self.push(" LEFT JOIN ").ident(table).push(" AS ").alias(join.alias).push(" ON ");
+                    self.push(" LEFT JOIN ")
+                        .ident(table)
+                        .push(" AS ")
+                        .alias(join.alias)
+                        .push(" ON ");
                     match on {
                         JoinOn::True => {
                             self.push("1=1");
@@ -287,7 +305,9 @@ impl<'d> Renderer<'d> {
     fn sort_key(&mut self, key: &SortKey) {
         match key {
             SortKey::Random => self.dialect.random(&mut self.sql),
-            SortKey::RowId => self.dialect.rowid(&alias_name(kb_query::plan::MAIN), &mut self.sql),
+            SortKey::RowId => self
+                .dialect
+                .rowid(&alias_name(kb_query::plan::MAIN), &mut self.sql),
             SortKey::Value { joins, term } if joins.is_empty() => self.term(term),
             SortKey::Value { joins, term } => {
                 self.push("(SELECT ");
@@ -308,8 +328,11 @@ impl<'d> Renderer<'d> {
         }
     }
 
-    fn from_main(&mut self, collection: &Collection) {
-        self.push(" FROM ").ident(&collection.name).push(" AS ").alias(kb_query::plan::MAIN);
+    fn push_from(&mut self, collection: &Collection) {
+        self.push(" FROM ")
+            .ident(&collection.name)
+            .push(" AS ")
+            .alias(kb_query::plan::MAIN);
     }
 
     fn where_all(&mut self, conditions: &[&FilterPlan], id: Option<&str>) {
@@ -342,7 +365,7 @@ pub fn select_records(
     let mut r = Renderer::new(dialect);
     r.push("SELECT ");
     r.select_columns(collection);
-    r.from_main(collection);
+    r.push_from(collection);
     r.where_all(conditions, None);
     for (i, spec) in sort.iter().enumerate() {
         r.push(if i == 0 { " ORDER BY " } else { ", " });
@@ -357,20 +380,29 @@ pub fn select_records(
 }
 
 /// `SELECT COUNT(*) FROM <collection> WHERE <conditions…>`.
-pub fn count_records(dialect: &dyn Dialect, collection: &Collection, conditions: &[&FilterPlan]) -> Statement {
+pub fn count_records(
+    dialect: &dyn Dialect,
+    collection: &Collection,
+    conditions: &[&FilterPlan],
+) -> Statement {
     let mut r = Renderer::new(dialect);
     r.push("SELECT COUNT(*)");
-    r.from_main(collection);
+    r.push_from(collection);
     r.where_all(conditions, None);
     r.finish()
 }
 
 /// One record by id, if it also satisfies `conditions`.
-pub fn select_record(dialect: &dyn Dialect, collection: &Collection, id: &str, conditions: &[&FilterPlan]) -> Statement {
+pub fn select_record(
+    dialect: &dyn Dialect,
+    collection: &Collection,
+    id: &str,
+    conditions: &[&FilterPlan],
+) -> Statement {
     let mut r = Renderer::new(dialect);
     r.push("SELECT ");
     r.select_columns(collection);
-    r.from_main(collection);
+    r.push_from(collection);
     r.where_all(conditions, Some(id));
     r.finish()
 }
@@ -386,7 +418,7 @@ pub fn select_records_by_ids(
     let mut r = Renderer::new(dialect);
     r.push("SELECT ");
     r.select_columns(collection);
-    r.from_main(collection);
+    r.push_from(collection);
     r.push(" WHERE ");
     let ids_json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
     let array = r.sub(|r| {
@@ -415,7 +447,7 @@ pub fn select_referencing(
     let mut r = Renderer::new(dialect);
     r.push("SELECT ");
     r.select_columns(collection);
-    r.from_main(collection);
+    r.push_from(collection);
     r.push(" WHERE ");
     if field.kind.is_multiple() {
         let array = r.sub(|r| {
@@ -440,7 +472,11 @@ pub fn select_referencing(
 }
 
 /// `INSERT INTO <collection> (<columns>) VALUES (…)`.
-pub fn insert_record(dialect: &dyn Dialect, table: &str, columns: &[(&str, SqlValue)]) -> Statement {
+pub fn insert_record(
+    dialect: &dyn Dialect,
+    table: &str,
+    columns: &[(&str, SqlValue)],
+) -> Statement {
     let mut r = Renderer::new(dialect);
     r.push("INSERT INTO ").ident(table).push(" (");
     for (i, (column, _)) in columns.iter().enumerate() {
@@ -461,7 +497,12 @@ pub fn insert_record(dialect: &dyn Dialect, table: &str, columns: &[(&str, SqlVa
 }
 
 /// `UPDATE <collection> SET … WHERE id = ?`.
-pub fn update_record(dialect: &dyn Dialect, table: &str, id: &str, columns: &[(&str, SqlValue)]) -> Statement {
+pub fn update_record(
+    dialect: &dyn Dialect,
+    table: &str,
+    id: &str,
+    columns: &[(&str, SqlValue)],
+) -> Statement {
     let mut r = Renderer::new(dialect);
     r.push("UPDATE ").ident(table).push(" SET ");
     for (i, (column, value)) in columns.iter().enumerate() {
@@ -479,7 +520,11 @@ pub fn update_record(dialect: &dyn Dialect, table: &str, id: &str, columns: &[(&
 /// `DELETE FROM <collection> WHERE id = ?`.
 pub fn delete_record(dialect: &dyn Dialect, table: &str, id: &str) -> Statement {
     let mut r = Renderer::new(dialect);
-    r.push("DELETE FROM ").ident(table).push(" WHERE ").ident("id").push(" = ");
+    r.push("DELETE FROM ")
+        .ident(table)
+        .push(" WHERE ")
+        .ident("id")
+        .push(" = ");
     r.bound(SqlValue::Text(id.to_owned()));
     r.finish()
 }

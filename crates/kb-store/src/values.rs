@@ -51,7 +51,9 @@ fn number_value(n: f64) -> SqlValue {
 fn json_number(n: f64) -> Value {
     match number_value(n) {
         SqlValue::Integer(i) => Value::Number(i.into()),
-        _ => Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null),
+        _ => Number::from_f64(n)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
     }
 }
 
@@ -94,7 +96,9 @@ pub fn decode(field: &Field, value: SqlValue) -> Value {
             SqlValue::Null => Value::Null,
         },
         StorageClass::GeoPoint => match value {
-            SqlValue::Text(t) => serde_json::from_str(&t).unwrap_or_else(|_| serde_json::json!({"lon": 0, "lat": 0})),
+            SqlValue::Text(t) => {
+                serde_json::from_str(&t).unwrap_or_else(|_| serde_json::json!({"lon": 0, "lat": 0}))
+            }
             _ => serde_json::json!({"lon": 0, "lat": 0}),
         },
     }
@@ -172,15 +176,25 @@ fn macro_value(m: DateMacro, clock: Clock) -> SqlValue {
         DateMacro::Yesterday => text(&now.checked_sub(1.day()).unwrap_or(now.clone())),
         DateMacro::Tomorrow => text(&now.checked_add(1.day()).unwrap_or(now.clone())),
         DateMacro::TodayStart => text(&day_start),
-        DateMacro::TodayEnd => text(&minus_ms(day_start.checked_add(1.day()).unwrap_or(day_start.clone()))),
-        DateMacro::MonthStart => text(&now.first_of_month().and_then(|d| d.start_of_day()).unwrap_or(day_start.clone())),
+        DateMacro::TodayEnd => text(&minus_ms(
+            day_start.checked_add(1.day()).unwrap_or(day_start.clone()),
+        )),
+        DateMacro::MonthStart => text(
+            &now.first_of_month()
+                .and_then(|d| d.start_of_day())
+                .unwrap_or(day_start.clone()),
+        ),
         DateMacro::MonthEnd => text(&minus_ms(
             now.first_of_month()
                 .and_then(|d| d.start_of_day())
                 .and_then(|d| d.checked_add(1.month()))
                 .unwrap_or(day_start.clone()),
         )),
-        DateMacro::YearStart => text(&now.first_of_year().and_then(|d| d.start_of_day()).unwrap_or(day_start.clone())),
+        DateMacro::YearStart => text(
+            &now.first_of_year()
+                .and_then(|d| d.start_of_day())
+                .unwrap_or(day_start.clone()),
+        ),
         DateMacro::YearEnd => text(&minus_ms(
             now.first_of_year()
                 .and_then(|d| d.start_of_day())

@@ -56,7 +56,9 @@ impl Server {
 
     /// The address actually bound (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub fn app(&self) -> Arc<App> {
@@ -65,10 +67,15 @@ impl Server {
 
     /// Serve until `shutdown` resolves, then finish in-flight requests and close the
     /// database cleanly.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let router = kb_http::router(self.app.clone());
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
         self.app.close().await;
         result
     }

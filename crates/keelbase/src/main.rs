@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use keelbase::{Config, Server, open_app};
 
 #[derive(Parser)]
-#[command(name = "keelbase", version, about = "A PocketBase-compatible back end in one binary")]
+#[command(
+    name = "keelbase",
+    version,
+    about = "A PocketBase-compatible back end in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,7 +21,12 @@ struct Cli {
 #[derive(clap::Args)]
 struct DataDir {
     /// The data directory.
-    #[arg(long = "dir", env = "KEELBASE_DIR", default_value = "kb_data", global = true)]
+    #[arg(
+        long = "dir",
+        env = "KEELBASE_DIR",
+        default_value = "kb_data",
+        global = true
+    )]
     dir: PathBuf,
 }
 
@@ -74,21 +83,33 @@ async fn shutdown_signal() {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEELBASE_LOG").unwrap_or_else(|_| "info,tower_http=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("KEELBASE_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .init();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { http, data } => {
-            let server = Server::build(Config { http, data_dir: data.dir.clone() })
-                .await
-                .context("failed to start")?;
+            let server = Server::build(Config {
+                http,
+                data_dir: data.dir.clone(),
+            })
+            .await
+            .context("failed to start")?;
             let addr = server.local_addr();
-            tracing::info!("Keelbase is serving http://{addr} (REST API: http://{addr}/api/, data: {})", data.dir.display());
-            server.run(shutdown_signal()).await.context("server error")?;
+            tracing::info!(
+                "Keelbase is serving http://{addr} (REST API: http://{addr}/api/, data: {})",
+                data.dir.display()
+            );
+            server
+                .run(shutdown_signal())
+                .await
+                .context("server error")?;
         }
         Command::Superuser { action, data } => {
-            let app = open_app(&data.dir).await.context("failed to open the data directory")?;
+            let app = open_app(&data.dir)
+                .await
+                .context("failed to open the data directory")?;
             match action {
                 SuperuserAction::Upsert { email, password } => {
                     app.upsert_superuser(&email, &password)
@@ -97,7 +118,10 @@ async fn main() -> anyhow::Result<()> {
                     println!("Superuser {email} saved.");
                 }
                 SuperuserAction::Delete { email } => {
-                    let deleted = app.delete_superuser(&email).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let deleted = app
+                        .delete_superuser(&email)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
                     if deleted {
                         println!("Superuser {email} deleted.");
                     } else {
@@ -114,7 +138,9 @@ async fn main() -> anyhow::Result<()> {
 /// The field errors of a validation failure, for the terminal.
 fn describe(error: &kb_app::AppError) -> String {
     match error {
-        kb_app::AppError::BadRequest { data, .. } => serde_json::to_string(data).unwrap_or_default(),
+        kb_app::AppError::BadRequest { data, .. } => {
+            serde_json::to_string(data).unwrap_or_default()
+        }
         _ => String::new(),
     }
 }

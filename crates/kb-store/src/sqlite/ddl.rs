@@ -10,7 +10,6 @@ use super::{Sqlite, map_err};
 use crate::StoreError;
 use crate::dialect::Dialect;
 
-
 pub fn bootstrap(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         r#"
@@ -52,7 +51,9 @@ fn quoted(name: &str) -> String {
 fn column_def(field: &Field) -> String {
     let name = quoted(&field.name);
     if field.name == "id" {
-        return format!("{name} TEXT PRIMARY KEY DEFAULT ('r'||lower(hex(randomblob(7)))) NOT NULL");
+        return format!(
+            "{name} TEXT PRIMARY KEY DEFAULT ('r'||lower(hex(randomblob(7)))) NOT NULL"
+        );
     }
     let ty = match field.kind.storage_class() {
         StorageClass::Text => "TEXT DEFAULT '' NOT NULL",
@@ -73,7 +74,11 @@ pub fn create_table(conn: &Connection, collection: &Collection) -> Result<(), St
     let columns: Vec<String> = collection.fields.iter().map(column_def).collect();
     execute(
         conn,
-        &format!("CREATE TABLE {} ({})", quoted(&collection.name), columns.join(", ")),
+        &format!(
+            "CREATE TABLE {} ({})",
+            quoted(&collection.name),
+            columns.join(", ")
+        ),
     )?;
     create_indexes(conn, collection)
 }
@@ -114,7 +119,9 @@ fn parsed_indexes(collection: &Collection) -> Result<Vec<IndexDef>, StoreError> 
     collection
         .indexes
         .iter()
-        .map(|text| IndexDef::parse(text).map_err(|e| StoreError::Invalid(format!("invalid index: {e}"))))
+        .map(|text| {
+            IndexDef::parse(text).map_err(|e| StoreError::Invalid(format!("invalid index: {e}")))
+        })
         .collect()
 }
 
@@ -127,7 +134,10 @@ fn create_indexes(conn: &Connection, collection: &Collection) -> Result<(), Stor
 
 fn drop_indexes(conn: &Connection, collection: &Collection) -> Result<(), StoreError> {
     for index in parsed_indexes(collection)? {
-        execute(conn, &format!("DROP INDEX IF EXISTS {}", quoted(&index.name)))?;
+        execute(
+            conn,
+            &format!("DROP INDEX IF EXISTS {}", quoted(&index.name)),
+        )?;
     }
     Ok(())
 }
@@ -137,17 +147,31 @@ fn create_view(conn: &Connection, collection: &Collection) -> Result<(), StoreEr
     let query = query.trim().trim_end_matches(';');
     // The query was checked by `describe_view_query` (one read-only SELECT) before it got
     // here; a view is the one place a superuser's SQL is stored, by design.
-    execute(conn, &format!("CREATE VIEW {} AS {}", quoted(&collection.name), query))
+    execute(
+        conn,
+        &format!("CREATE VIEW {} AS {}", quoted(&collection.name), query),
+    )
 }
 
 pub fn drop_relation(conn: &Connection, collection: &Collection) -> Result<(), StoreError> {
-    let kind = if collection.is_view() { "VIEW" } else { "TABLE" };
-    execute(conn, &format!("DROP {kind} IF EXISTS {}", quoted(&collection.name)))
+    let kind = if collection.is_view() {
+        "VIEW"
+    } else {
+        "TABLE"
+    };
+    execute(
+        conn,
+        &format!("DROP {kind} IF EXISTS {}", quoted(&collection.name)),
+    )
 }
 
 /// Make the database match `new`, starting from `old` (or from nothing). Runs inside the
 /// caller's transaction, so a failure leaves the previous table and data untouched.
-pub fn apply_collection(conn: &Connection, new: &Collection, old: Option<&Collection>) -> Result<(), StoreError> {
+pub fn apply_collection(
+    conn: &Connection,
+    new: &Collection,
+    old: Option<&Collection>,
+) -> Result<(), StoreError> {
     if new.is_view() {
         if let Some(old) = old {
             drop_relation(conn, old)?;
@@ -161,13 +185,23 @@ pub fn apply_collection(conn: &Connection, new: &Collection, old: Option<&Collec
     if old.name != new.name {
         execute(
             conn,
-            &format!("ALTER TABLE {} RENAME TO {}", quoted(&old.name), quoted(&new.name)),
+            &format!(
+                "ALTER TABLE {} RENAME TO {}",
+                quoted(&old.name),
+                quoted(&new.name)
+            ),
         )?;
     }
     let table = quoted(&new.name);
     for old_field in &old.fields {
         if !new.fields.iter().any(|f| f.id == old_field.id) {
-            execute(conn, &format!("ALTER TABLE {table} DROP COLUMN {}", quoted(&old_field.name)))?;
+            execute(
+                conn,
+                &format!(
+                    "ALTER TABLE {table} DROP COLUMN {}",
+                    quoted(&old_field.name)
+                ),
+            )?;
         }
     }
     // Renames go through temporary names first, so swapping two names cannot collide.
@@ -180,18 +214,29 @@ pub fn apply_collection(conn: &Connection, new: &Collection, old: Option<&Collec
     for (o, f) in &renamed {
         execute(
             conn,
-            &format!("ALTER TABLE {table} RENAME COLUMN {} TO {}", quoted(&o.name), quoted(&format!("_kb_tmp_{}", f.id))),
+            &format!(
+                "ALTER TABLE {table} RENAME COLUMN {} TO {}",
+                quoted(&o.name),
+                quoted(&format!("_kb_tmp_{}", f.id))
+            ),
         )?;
     }
     for (_, f) in &renamed {
         execute(
             conn,
-            &format!("ALTER TABLE {table} RENAME COLUMN {} TO {}", quoted(&format!("_kb_tmp_{}", f.id)), quoted(&f.name)),
+            &format!(
+                "ALTER TABLE {table} RENAME COLUMN {} TO {}",
+                quoted(&format!("_kb_tmp_{}", f.id)),
+                quoted(&f.name)
+            ),
         )?;
     }
     for field in &new.fields {
         match old.fields.iter().find(|o| o.id == field.id) {
-            None => execute(conn, &format!("ALTER TABLE {table} ADD COLUMN {}", column_def(field)))?,
+            None => execute(
+                conn,
+                &format!("ALTER TABLE {table} ADD COLUMN {}", column_def(field)),
+            )?,
             Some(old_field) => convert_values(conn, &table, old_field, field)?,
         }
     }
@@ -200,12 +245,19 @@ pub fn apply_collection(conn: &Connection, new: &Collection, old: Option<&Collec
 
 /// Convert stored values when a select/relation/file field switches between one and many
 /// values (the only storage change an existing field can go through).
-fn convert_values(conn: &Connection, table: &str, old: &Field, new: &Field) -> Result<(), StoreError> {
+fn convert_values(
+    conn: &Connection,
+    table: &str,
+    old: &Field,
+    new: &Field,
+) -> Result<(), StoreError> {
     let column = quoted(&new.name);
     match (old.kind.storage_class(), new.kind.storage_class()) {
         (StorageClass::Text, StorageClass::JsonArray) => execute(
             conn,
-            &format!("UPDATE {table} SET {column} = CASE WHEN {column} = '' THEN '[]' ELSE json_array({column}) END"),
+            &format!(
+                "UPDATE {table} SET {column} = CASE WHEN {column} = '' THEN '[]' ELSE json_array({column}) END"
+            ),
         ),
         (StorageClass::JsonArray, StorageClass::Text) => execute(
             conn,
@@ -220,17 +272,24 @@ fn convert_values(conn: &Connection, table: &str, old: &Field, new: &Field) -> R
 
 /// The stored form of a collection: the API JSON split into the columns of `_collections`.
 pub fn save_definition(conn: &Connection, collection: &Collection) -> Result<(), StoreError> {
-    let mut json = serde_json::to_value(collection).map_err(|e| StoreError::Database(e.to_string()))?;
+    let mut json =
+        serde_json::to_value(collection).map_err(|e| StoreError::Database(e.to_string()))?;
     let obj = json
         .as_object_mut()
         .ok_or_else(|| StoreError::Database("collection is not an object".into()))?;
     let mut take = |key: &str| obj.remove(key).unwrap_or(serde_json::Value::Null);
     let fields = take("fields").to_string();
     let indexes = take("indexes").to_string();
-    let rules: Vec<Option<String>> = ["listRule", "viewRule", "createRule", "updateRule", "deleteRule"]
-        .iter()
-        .map(|k| take(k).as_str().map(str::to_owned))
-        .collect();
+    let rules: Vec<Option<String>> = [
+        "listRule",
+        "viewRule",
+        "createRule",
+        "updateRule",
+        "deleteRule",
+    ]
+    .iter()
+    .map(|k| take(k).as_str().map(str::to_owned))
+    .collect();
     for key in ["id", "name", "type", "system", "created", "updated"] {
         obj.remove(key);
     }
@@ -291,9 +350,15 @@ pub fn load_definitions(conn: &Connection) -> Result<Vec<Collection>, StoreError
                 "indexes".into(),
                 serde_json::from_str(&row.get::<_, String>(5)?).unwrap_or_default(),
             );
-            for (i, key) in ["listRule", "viewRule", "createRule", "updateRule", "deleteRule"]
-                .iter()
-                .enumerate()
+            for (i, key) in [
+                "listRule",
+                "viewRule",
+                "createRule",
+                "updateRule",
+                "deleteRule",
+            ]
+            .iter()
+            .enumerate()
             {
                 obj.insert((*key).into(), row.get::<_, Option<String>>(6 + i)?.into());
             }
@@ -305,8 +370,8 @@ pub fn load_definitions(conn: &Connection) -> Result<Vec<Collection>, StoreError
     let mut collections = Vec::new();
     for row in rows {
         let value = row.map_err(map_err)?;
-        let collection: Collection =
-            serde_json::from_value(value).map_err(|e| StoreError::Database(format!("corrupt collection definition: {e}")))?;
+        let collection: Collection = serde_json::from_value(value)
+            .map_err(|e| StoreError::Database(format!("corrupt collection definition: {e}")))?;
         collections.push(collection);
     }
     Ok(collections)

@@ -128,7 +128,8 @@ fn haversine_km(lon_a: f64, lat_a: f64, lon_b: f64, lat_b: f64) -> f64 {
     let (phi_a, phi_b) = (lat_a.to_radians(), lat_b.to_radians());
     let d_phi = (lat_b - lat_a).to_radians();
     let d_lambda = (lon_b - lon_a).to_radians();
-    let h = (d_phi / 2.0).sin().powi(2) + phi_a.cos() * phi_b.cos() * (d_lambda / 2.0).sin().powi(2);
+    let h =
+        (d_phi / 2.0).sin().powi(2) + phi_a.cos() * phi_b.cos() * (d_lambda / 2.0).sin().powi(2);
     2.0 * EARTH_RADIUS_KM * h.sqrt().asin()
 }
 

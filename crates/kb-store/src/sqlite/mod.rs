@@ -19,7 +19,9 @@ pub use dialect::Sqlite;
 
 use crate::sql::{self, Param, Statement};
 use crate::values::{self, Clock, RequestInfo, SqlValue};
-use crate::{Backend, BoxFuture, ListQuery, ReadJob, Reader, Row, StoreError, ViewColumn, WriteJob, Writer};
+use crate::{
+    Backend, BoxFuture, ListQuery, ReadJob, Reader, Row, StoreError, ViewColumn, WriteJob, Writer,
+};
 
 /// Map a driver error to a typed storage error; unique violations name their columns.
 pub(crate) fn map_err(error: rusqlite::Error) -> StoreError {
@@ -89,7 +91,13 @@ impl Backend for SqliteBackend {
         let executor = self.executor();
         Box::pin(async move {
             let outcome = executor?
-                .write(move |conn: &mut Connection| if job(&mut SqliteConn { conn }) { Ok(()) } else { Err(()) })
+                .write(move |conn: &mut Connection| {
+                    if job(&mut SqliteConn { conn }) {
+                        Ok(())
+                    } else {
+                        Err(())
+                    }
+                })
                 .await
                 .map_err(executor_err)?;
             // A job that asked for a rollback has its own error in its result slot.
@@ -118,7 +126,9 @@ fn sql_value(value: ValueRef<'_>) -> SqlValue {
         ValueRef::Null => SqlValue::Null,
         ValueRef::Integer(i) => SqlValue::Integer(i),
         ValueRef::Real(r) => SqlValue::Real(r),
-        ValueRef::Text(t) | ValueRef::Blob(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Text(t) | ValueRef::Blob(t) => {
+            SqlValue::Text(String::from_utf8_lossy(t).into_owned())
+        }
     }
 }
 
@@ -132,7 +142,11 @@ fn to_sql(value: SqlValue) -> rusqlite::types::Value {
 }
 
 impl SqliteConn<'_> {
-    fn prepare<'s>(&'s self, statement: &Statement, request: &RequestInfo) -> Result<rusqlite::CachedStatement<'s>, StoreError> {
+    fn prepare<'s>(
+        &'s self,
+        statement: &Statement,
+        request: &RequestInfo,
+    ) -> Result<rusqlite::CachedStatement<'s>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&statement.sql).map_err(map_err)?;
         let clock = Clock(jiff::Timestamp::now());
         for (i, param) in statement.params.iter().enumerate() {
@@ -140,12 +154,18 @@ impl SqliteConn<'_> {
                 Param::Bound(v) => v.clone(),
                 Param::Source(source) => values::param_value(source, request, clock),
             };
-            stmt.raw_bind_parameter(i + 1, to_sql(value)).map_err(map_err)?;
+            stmt.raw_bind_parameter(i + 1, to_sql(value))
+                .map_err(map_err)?;
         }
         Ok(stmt)
     }
 
-    fn rows(&self, collection: &Collection, statement: &Statement, request: &RequestInfo) -> Result<Vec<Row>, StoreError> {
+    fn rows(
+        &self,
+        collection: &Collection,
+        statement: &Statement,
+        request: &RequestInfo,
+    ) -> Result<Vec<Row>, StoreError> {
         let mut stmt = self.prepare(statement, request)?;
         let mut rows = stmt.raw_query();
         let mut out = Vec::new();
@@ -182,7 +202,11 @@ impl SqliteConn<'_> {
 }
 
 impl Reader for SqliteConn<'_> {
-    fn list(&mut self, query: &ListQuery<'_>, request: &RequestInfo) -> Result<Vec<Row>, StoreError> {
+    fn list(
+        &mut self,
+        query: &ListQuery<'_>,
+        request: &RequestInfo,
+    ) -> Result<Vec<Row>, StoreError> {
         let statement = sql::select_records(
             &Sqlite,
             query.collection,
@@ -194,7 +218,12 @@ impl Reader for SqliteConn<'_> {
         self.rows(query.collection, &statement, request)
     }
 
-    fn count(&mut self, collection: &Collection, conditions: &[&FilterPlan], request: &RequestInfo) -> Result<u64, StoreError> {
+    fn count(
+        &mut self,
+        collection: &Collection,
+        conditions: &[&FilterPlan],
+        request: &RequestInfo,
+    ) -> Result<u64, StoreError> {
         let statement = sql::count_records(&Sqlite, collection, conditions);
         let mut stmt = self.prepare(&statement, request)?;
         let mut rows = stmt.raw_query();
@@ -204,12 +233,27 @@ impl Reader for SqliteConn<'_> {
         }
     }
 
-    fn get(&mut self, collection: &Collection, id: &str, conditions: &[&FilterPlan], request: &RequestInfo) -> Result<Option<Row>, StoreError> {
+    fn get(
+        &mut self,
+        collection: &Collection,
+        id: &str,
+        conditions: &[&FilterPlan],
+        request: &RequestInfo,
+    ) -> Result<Option<Row>, StoreError> {
         let statement = sql::select_record(&Sqlite, collection, id, conditions);
-        Ok(self.rows(collection, &statement, request)?.into_iter().next())
+        Ok(self
+            .rows(collection, &statement, request)?
+            .into_iter()
+            .next())
     }
 
-    fn get_many(&mut self, collection: &Collection, ids: &[String], conditions: &[&FilterPlan], request: &RequestInfo) -> Result<Vec<Row>, StoreError> {
+    fn get_many(
+        &mut self,
+        collection: &Collection,
+        ids: &[String],
+        conditions: &[&FilterPlan],
+        request: &RequestInfo,
+    ) -> Result<Vec<Row>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -254,16 +298,24 @@ impl Reader for SqliteConn<'_> {
         let starts_like_select = query
             .get(..6)
             .is_some_and(|head| head.eq_ignore_ascii_case("select"))
-            || query.get(..4).is_some_and(|head| head.eq_ignore_ascii_case("with"));
+            || query
+                .get(..4)
+                .is_some_and(|head| head.eq_ignore_ascii_case("with"));
         if !starts_like_select {
-            return Err(StoreError::Invalid("the view query must be a single SELECT statement".into()));
+            return Err(StoreError::Invalid(
+                "the view query must be a single SELECT statement".into(),
+            ));
         }
         let stmt = self.conn.prepare(query).map_err(|e| match e {
-            rusqlite::Error::MultipleStatement => StoreError::Invalid("the view query must be a single SELECT statement".into()),
+            rusqlite::Error::MultipleStatement => {
+                StoreError::Invalid("the view query must be a single SELECT statement".into())
+            }
             other => StoreError::Invalid(other.to_string()),
         })?;
         if !stmt.readonly() {
-            return Err(StoreError::Invalid("the view query must not modify anything".into()));
+            return Err(StoreError::Invalid(
+                "the view query must not modify anything".into(),
+            ));
         }
         let counts = count_columns(query);
         let columns = stmt
@@ -284,58 +336,73 @@ impl Reader for SqliteConn<'_> {
 }
 
 /// For each top-level item of the (first) select list: is it a `count(...)` aggregate?
-/// Only a hint for field inference; an unusual query just gets `json` fields.
+/// Only a hint for field inference; an unusual query just gets `json` fields. Works on bytes
+/// so no input can split a multi-byte character.
 fn count_columns(query: &str) -> Vec<bool> {
     let lower = query.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
     let Some(start) = lower.find("select") else {
         return Vec::new();
     };
-    let mut items = Vec::new();
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    let mut current = Vec::new();
     let mut depth = 0usize;
-    let mut current = String::new();
-    let bytes = lower[start + 6..].as_bytes();
-    let mut i = 0;
+    let mut i = start + "select".len();
     while i < bytes.len() {
-        let c = bytes[i] as char;
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
+        match bytes[i] {
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => {
                 items.push(std::mem::take(&mut current));
                 i += 1;
                 continue;
             }
+            _ if depth == 0 && bytes[i..].starts_with(b" from ") => break,
             _ => {}
         }
-        if depth == 0 && lower[start + 6 + i..].starts_with(" from ") {
-            break;
-        }
-        current.push(c);
+        current.push(bytes[i]);
         i += 1;
     }
     items.push(current);
     items
         .iter()
-        .map(|item| item.trim().trim_start_matches("distinct ").starts_with("count("))
+        .map(|item| {
+            let item = String::from_utf8_lossy(item);
+            item.trim()
+                .trim_start_matches("distinct ")
+                .starts_with("count(")
+        })
         .collect()
 }
 
 impl Writer for SqliteConn<'_> {
     fn insert(&mut self, collection: &Collection, record: &Row) -> Result<(), StoreError> {
         let columns = Self::columns(collection, record);
-        self.execute(&sql::insert_record(&Sqlite, &collection.name, &columns)).map(|_| ())
+        self.execute(&sql::insert_record(&Sqlite, &collection.name, &columns))
+            .map(|_| ())
     }
 
-    fn update(&mut self, collection: &Collection, id: &str, record: &Row) -> Result<(), StoreError> {
+    fn update(
+        &mut self,
+        collection: &Collection,
+        id: &str,
+        record: &Row,
+    ) -> Result<(), StoreError> {
         let columns = Self::columns(collection, record);
-        self.execute(&sql::update_record(&Sqlite, &collection.name, id, &columns)).map(|_| ())
+        self.execute(&sql::update_record(&Sqlite, &collection.name, id, &columns))
+            .map(|_| ())
     }
 
     fn delete(&mut self, collection: &Collection, id: &str) -> Result<bool, StoreError> {
-        self.execute(&sql::delete_record(&Sqlite, &collection.name, id)).map(|n| n > 0)
+        self.execute(&sql::delete_record(&Sqlite, &collection.name, id))
+            .map(|n| n > 0)
     }
 
-    fn save_collection(&mut self, new: &Collection, old: Option<&Collection>) -> Result<(), StoreError> {
+    fn save_collection(
+        &mut self,
+        new: &Collection,
+        old: Option<&Collection>,
+    ) -> Result<(), StoreError> {
         ddl::apply_collection(self.conn, new, old)?;
         ddl::save_definition(self.conn, new)
     }
@@ -343,7 +410,10 @@ impl Writer for SqliteConn<'_> {
     fn delete_collection(&mut self, collection: &Collection) -> Result<(), StoreError> {
         ddl::drop_relation(self.conn, collection)?;
         self.conn
-            .execute(r#"DELETE FROM "_collections" WHERE "id" = ?1"#, [&collection.id])
+            .execute(
+                r#"DELETE FROM "_collections" WHERE "id" = ?1"#,
+                [&collection.id],
+            )
             .map(|_| ())
             .map_err(map_err)
     }
@@ -358,7 +428,8 @@ impl Writer for SqliteConn<'_> {
     }
 
     fn save_settings(&mut self, settings: &Settings) -> Result<(), StoreError> {
-        let value = serde_json::to_string(settings).map_err(|e| StoreError::Database(e.to_string()))?;
+        let value =
+            serde_json::to_string(settings).map_err(|e| StoreError::Database(e.to_string()))?;
         let now = kb_core::datetime::now();
         self.conn
             .execute(
@@ -381,6 +452,9 @@ mod tests {
             count_columns("SELECT id, count(*) as c, lower(x) FROM posts GROUP BY id"),
             vec![false, true, false]
         );
-        assert_eq!(count_columns("select (select count(*) from a) as n from b"), vec![false]);
+        assert_eq!(
+            count_columns("select (select count(*) from a) as n from b"),
+            vec![false]
+        );
     }
 }
