@@ -31,6 +31,93 @@ pub fn is_word(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// A random string matching a simple pattern, as text fields' `autogeneratePattern` uses:
+/// literal characters, `\`-escapes, `\d`, `\w`, character classes with ranges (`[a-z0-9_]`),
+/// each optionally followed by `{n}` or `{n,m}`. `None` for anything richer (groups,
+/// alternation, open-ended repetition), which cannot be generated safely.
+pub fn generate_from_pattern(pattern: &str) -> Option<String> {
+    const DIGITS: &str = "0123456789";
+    const WORD: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+    const MAX_OUTPUT: usize = 1000;
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut rng = rand::rng();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let alphabet: Vec<char> = match chars[i] {
+            '\\' => {
+                let escaped = *chars.get(i + 1)?;
+                i += 2;
+                match escaped {
+                    'd' => DIGITS.chars().collect(),
+                    'w' => WORD.chars().collect(),
+                    c if c.is_ascii_alphanumeric() => return None,
+                    c => vec![c],
+                }
+            }
+            '[' => {
+                let close = i + 1 + chars[i + 1..].iter().position(|&c| c == ']')?;
+                let class = &chars[i + 1..close];
+                i = close + 1;
+                let mut set = Vec::new();
+                let mut j = 0;
+                while j < class.len() {
+                    if j + 2 < class.len() && class[j + 1] == '-' {
+                        let (from, to) = (class[j], class[j + 2]);
+                        if from > to {
+                            return None;
+                        }
+                        set.extend(from..=to);
+                        j += 3;
+                    } else if class[j] == '^' || class[j] == '\\' {
+                        return None;
+                    } else {
+                        set.push(class[j]);
+                        j += 1;
+                    }
+                }
+                set
+            }
+            '^' | '$' if i == 0 || i + 1 == chars.len() => {
+                i += 1;
+                continue;
+            }
+            '(' | ')' | '|' | '*' | '+' | '?' | '.' | '{' | '}' | ']' | '^' | '$' => return None,
+            c => {
+                i += 1;
+                vec![c]
+            }
+        };
+        if alphabet.is_empty() {
+            return None;
+        }
+        let mut count = 1;
+        if chars.get(i) == Some(&'{') {
+            let close = i + chars[i..].iter().position(|&c| c == '}')?;
+            let spec: String = chars[i + 1..close].iter().collect();
+            i = close + 1;
+            count = match spec.split_once(',') {
+                None => spec.trim().parse().ok()?,
+                Some((min, max)) => {
+                    let (min, max): (usize, usize) =
+                        (min.trim().parse().ok()?, max.trim().parse().ok()?);
+                    if min > max {
+                        return None;
+                    }
+                    rng.random_range(min..=max)
+                }
+            };
+        }
+        if out.len() + count > MAX_OUTPUT {
+            return None;
+        }
+        for _ in 0..count {
+            out.push(alphabet[rng.random_range(0..alphabet.len())]);
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +134,25 @@ mod tests {
     fn crc_matches_pocketbase_collection_ids() {
         assert_eq!(crc32_of("baseposts"), 1125843985);
         assert_eq!(crc32_of("id"), 3208210256);
+    }
+
+    #[test]
+    fn generates_from_simple_patterns() {
+        let id = generate_from_pattern("[a-z0-9]{15}").unwrap();
+        assert_eq!(id.len(), 15);
+        assert!(id.bytes().all(|b| ID_ALPHABET.contains(&b)));
+        let key = generate_from_pattern("[a-zA-Z0-9]{50}").unwrap();
+        assert_eq!(key.len(), 50);
+        let code = generate_from_pattern("INV-\\d{4}").unwrap();
+        assert!(
+            code.starts_with("INV-") && code[4..].bytes().all(|b| b.is_ascii_digit()),
+            "{code}"
+        );
+        let ranged = generate_from_pattern("x[ab]{2,3}").unwrap();
+        assert!((3..=4).contains(&ranged.len()));
+        for unsupported in ["(a|b)", "a+", "[^a]{3}", "[z-a]", "a{9999}", "[a-z"] {
+            assert_eq!(generate_from_pattern(unsupported), None, "{unsupported}");
+        }
     }
 
     #[test]
