@@ -141,12 +141,16 @@ impl App {
         };
         items
             .iter()
-            .map(|item| match resolve_sort_key(&item.field, schema, collection, &options) {
-                // A view has no insertion order of its own.
-                Ok(SortKey::RowId) if collection.is_view() => Err(AppError::bad_request(GENERIC_ERROR)),
-                Ok(key) => Ok((key, item.descending)),
-                Err(_) => Err(AppError::bad_request(GENERIC_ERROR)),
-            })
+            .map(
+                |item| match resolve_sort_key(&item.field, schema, collection, &options) {
+                    // A view has no insertion order of its own.
+                    Ok(SortKey::RowId) if collection.is_view() => {
+                        Err(AppError::bad_request(GENERIC_ERROR))
+                    }
+                    Ok(key) => Ok((key, item.descending)),
+                    Err(_) => Err(AppError::bad_request(GENERIC_ERROR)),
+                },
+            )
             .collect()
     }
 

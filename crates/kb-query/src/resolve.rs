@@ -218,8 +218,12 @@ impl<'a> Resolver<'a> {
     }
 
     fn compare(&mut self, c: &Comparison, scope: &mut Scope) -> Result<Compare, ResolveError> {
-        let left = self.operand(&c.left, scope)?;
-        let right = self.operand(&c.right, scope)?;
+        let left = self
+            .operand(&c.left, scope)
+            .map_err(|e| operand_error("left", &c.left, e))?;
+        let right = self
+            .operand(&c.right, scope)
+            .map_err(|e| operand_error("right", &c.right, e))?;
         let like = matches!(c.op.kind, OpKind::Like | OpKind::NotLike);
         let every = if !c.op.any && (left.multi || right.multi) {
             let mut fresh = Scope::default();
@@ -627,10 +631,7 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             let Some(field) = walk.collection.field(name) else {
-                return fail(format!(
-                    "unknown field \"{name}\" in collection {}",
-                    walk.collection.name
-                ));
+                return fail(format!("unknown field \"{name}\""));
             };
             if field.hidden && !self.options.allow_hidden {
                 return fail(format!("field \"{name}\" is hidden and cannot be filtered"));
@@ -769,6 +770,19 @@ impl<'a> Resolver<'a> {
             literal_text: false,
         })
     }
+}
+
+/// Say which operand failed, in PocketBase's wording (`invalid left operand "x" - …`).
+fn operand_error(side: &str, operand: &Operand, error: ResolveError) -> ResolveError {
+    let written = match operand {
+        Operand::Identifier { name, .. } | Operand::Function { name, .. } => name.clone(),
+        Operand::Number { raw, .. } => raw.clone(),
+        Operand::Text { value, .. } => value.clone(),
+    };
+    ResolveError(format!(
+        "invalid {side} operand \"{written}\" - {}",
+        error.0
+    ))
 }
 
 /// The right side of `~`/`!~`: a literal becomes a "contains" pattern, anything else is
