@@ -802,6 +802,141 @@ fn like_right(right: Resolved) -> Term {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn schema() -> Schema {
+        let collection = |value| serde_json::from_value::<Collection>(value).unwrap();
+        Schema::new(
+            vec![
+                collection(
+                    json!({"id": "u", "name": "users", "type": "base", "fields": [
+                    {"name": "id", "type": "text"}, {"name": "name", "type": "text"},
+                    {"name": "secret", "type": "text", "hidden": true},
+                    {"name": "boss", "type": "relation", "collectionId": "u", "maxSelect": 1}]}),
+                ),
+                collection(
+                    json!({"id": "p", "name": "posts", "type": "base", "fields": [
+                    {"name": "id", "type": "text"}, {"name": "title", "type": "text"},
+                    {"name": "author", "type": "relation", "collectionId": "u", "maxSelect": 1},
+                    {"name": "editors", "type": "relation", "collectionId": "u", "maxSelect": 9},
+                    {"name": "meta", "type": "json"}]}),
+                ),
+                collection(
+                    json!({"id": "c", "name": "comments", "type": "base", "fields": [
+                    {"name": "id", "type": "text"}, {"name": "text", "type": "text"},
+                    {"name": "post", "type": "relation", "collectionId": "p", "maxSelect": 1}]}),
+                ),
+            ],
+            1,
+        )
+    }
+
+    fn resolve(filter: &str, options: ResolveOptions<'_>) -> Result<FilterPlan, ResolveError> {
+        let schema = schema();
+        let posts = schema.by_name("posts").unwrap().clone();
+        resolve_filter(
+            &kb_filter::parse_filter(filter).unwrap().unwrap(),
+            &schema,
+            &posts,
+            &options,
+        )
+    }
+
+    fn guest(filter: &str) -> Result<FilterPlan, ResolveError> {
+        resolve(filter, ResolveOptions::default())
+    }
+
+    fn rule(filter: &str) -> Result<FilterPlan, ResolveError> {
+        resolve(
+            filter,
+            ResolveOptions {
+                allow_hidden: true,
+                allow_request: true,
+                auth_collection: None,
+            },
+        )
+    }
+
+    #[test]
+    fn unknown_fields_name_the_operand() {
+        assert_eq!(
+            guest("nosuch = 1").unwrap_err().0,
+            "invalid left operand \"nosuch\" - unknown field \"nosuch\""
+        );
+        assert!(
+            guest("1 = author.nosuch")
+                .unwrap_err()
+                .0
+                .starts_with("invalid right operand")
+        );
+    }
+
+    #[test]
+    fn hidden_fields_and_request_data_need_privileges() {
+        assert!(guest("author.secret = 'x'").is_err());
+        assert!(rule("author.secret = 'x'").is_ok());
+        assert_eq!(
+            guest("@request.auth.id != ''").unwrap_err().0,
+            "invalid left operand \"@request.auth.id\" - Only superusers can filter by @request."
+        );
+        assert!(guest("@collection.users.name ?= 'x'").is_err());
+        assert!(rule("@collection.users:u.name ?= 'x'").is_ok());
+    }
+
+    #[test]
+    fn multi_valued_paths_fan_out() {
+        let plan = guest("editors.name = 'x'").unwrap();
+        let Cond::Compare(compare) = &plan.cond else {
+            panic!("not a comparison")
+        };
+        assert!(
+            compare.every.is_some(),
+            "plain = over many values checks every value"
+        );
+        let plan = guest("editors.name ?= 'x'").unwrap();
+        let Cond::Compare(compare) = &plan.cond else {
+            panic!("not a comparison")
+        };
+        assert!(compare.every.is_none());
+        assert_eq!(plan.joins.len(), 2, "json_each + users");
+    }
+
+    #[test]
+    fn back_relations_must_point_here() {
+        assert!(guest("comments_via_post.text ?~ 'hi'").is_ok());
+        assert!(guest("posts_via_author.title = 'x'").is_err());
+        assert!(guest("nosuch_via_post.text = 'x'").is_err());
+    }
+
+    #[test]
+    fn relation_depth_is_limited() {
+        assert!(guest("author.boss.boss.boss.boss.boss.name = 'x'").is_ok());
+        assert!(guest("author.boss.boss.boss.boss.boss.boss.boss.name = 'x'").is_err());
+    }
+
+    #[test]
+    fn modifiers_are_checked() {
+        assert!(guest("editors:length > 1").is_ok());
+        assert!(guest("title:length > 1").is_err());
+        assert!(guest("title:each = 'a'").is_err());
+        assert!(guest("title:lower = 'a'").is_ok());
+        assert!(
+            rule("@request.body.title:isset = true && @request.body.title:changed = false").is_ok()
+        );
+        assert!(guest("meta.a.b.0 = 1").is_ok());
+        assert!(guest("title.x = 1").is_err());
+    }
+
+    #[test]
+    fn functions_and_literals() {
+        assert!(guest("geoDistance(1, 2, 3, 4) < 10").is_ok());
+        assert!(guest("geoDistance(1, 2, 3) < 10").is_err());
+        assert!(guest("strftime('%Y', title) = '2024'").is_ok());
+        assert!(guest("strftime(title) = '2024'").is_err());
+        assert!(guest("nosuchfn(1) = 1").is_err());
+        let plan = guest("title = null && null = true").unwrap();
+        assert!(matches!(plan.cond, Cond::And(..)));
+    }
 
     #[test]
     fn like_patterns() {
