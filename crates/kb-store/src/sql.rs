@@ -46,6 +46,11 @@ fn is_empty_value(term: &Term) -> bool {
     ) || matches!(term, Term::Param(ParamSource::Value(PlanValue::Text(t))) if t.is_empty())
 }
 
+/// A count as SQL's signed integer (a huge page number must not wrap to a negative offset).
+fn clamp_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// One ORDER BY entry.
 pub struct SortSpec<'a> {
     pub key: &'a SortKey,
@@ -373,8 +378,8 @@ pub fn select_records(
         r.push(if spec.descending { " DESC" } else { " ASC" });
     }
     if let Some(limit) = limit {
-        r.push(" LIMIT ").bound(SqlValue::Integer(limit as i64));
-        r.push(" OFFSET ").bound(SqlValue::Integer(offset as i64));
+        r.push(" LIMIT ").bound(SqlValue::Integer(clamp_i64(limit)));
+        r.push(" OFFSET ").bound(SqlValue::Integer(clamp_i64(offset)));
     }
     r.finish()
 }
@@ -466,7 +471,7 @@ pub fn select_referencing(
         r.filter(plan);
     }
     if let Some(limit) = limit {
-        r.push(" LIMIT ").bound(SqlValue::Integer(limit as i64));
+        r.push(" LIMIT ").bound(SqlValue::Integer(clamp_i64(limit)));
     }
     r.finish()
 }
