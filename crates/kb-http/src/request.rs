@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use kb_app::{App, RequestMeta, Requester};
@@ -195,14 +195,13 @@ fn content_type(headers: &HeaderMap) -> String {
 }
 
 async fn parse_multipart(
-    headers: HeaderMap,
+    content_type: &str,
     bytes: Bytes,
 ) -> Result<Map<String, Value>, BodyError> {
-    let mut request = Request::new(Body::from(bytes));
-    *request.headers_mut() = headers;
-    let mut multipart = Multipart::from_request(request, &())
-        .await
-        .map_err(|_| BodyError::Malformed)?;
+    let boundary = multer::parse_boundary(content_type).map_err(|_| BodyError::Malformed)?;
+    let stream =
+        futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(bytes) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
     let mut map = Map::new();
     let mut payloads = Vec::new();
     while let Some(field) = multipart
@@ -247,7 +246,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         }
         let kind = content_type(&parts.headers);
         let parsed = if kind.starts_with("multipart/form-data") {
-            parse_multipart(parts.headers, bytes).await
+            // The boundary is case-sensitive: take it from the header as sent.
+            let raw = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            parse_multipart(raw, bytes).await
         } else if kind.starts_with("application/x-www-form-urlencoded") {
             let mut map = Map::new();
             for (key, value) in form_urlencoded::parse(&bytes) {
@@ -350,6 +355,35 @@ mod tests {
         assert_eq!(
             strict_json(br#"{"a":[1,{"b":null}]}"#).unwrap(),
             json!({"a":[1,{"b":null}]})
+        );
+    }
+
+    #[tokio::test]
+    async fn multipart_values_are_inferred_merged_and_repeated() {
+        let boundary = "----FormBoundaryAbC";
+        let part = |name: &str, value: &str| {
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+        };
+        let body = [
+            part("title", "Hello"),
+            part("views", "12"),
+            part("tags", "a"),
+            part("tags", "b"),
+            part("@jsonPayload", r#"{"meta":{"k":[1,2]}}"#),
+            format!("--{boundary}--\r\n"),
+        ]
+        .concat();
+        let map = parse_multipart(
+            &format!("multipart/form-data; boundary={boundary}"),
+            Bytes::from(body),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            Value::Object(map),
+            json!({"title": "Hello", "views": 12, "tags": ["a", "b"], "meta": {"k": [1, 2]}})
         );
     }
 

@@ -379,7 +379,8 @@ pub fn select_records(
     }
     if let Some(limit) = limit {
         r.push(" LIMIT ").bound(SqlValue::Integer(clamp_i64(limit)));
-        r.push(" OFFSET ").bound(SqlValue::Integer(clamp_i64(offset)));
+        r.push(" OFFSET ")
+            .bound(SqlValue::Integer(clamp_i64(offset)));
     }
     r.finish()
 }
