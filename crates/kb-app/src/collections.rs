@@ -231,7 +231,7 @@ impl App {
         self.store
             .write(move |w| {
                 w.save_collection(&to_save, None)
-                    .map_err(|e| ddl_error(e, "Failed to create collection."))
+                    .map_err(|e| ddl_error(&to_save, e, "Failed to create collection."))
             })
             .await?;
         self.replace_schema(collections);
@@ -268,7 +268,7 @@ impl App {
         self.store
             .write(move |w| {
                 w.save_collection(&to_save, Some(&previous))
-                    .map_err(|e| ddl_error(e, "Failed to update collection."))
+                    .map_err(|e| ddl_error(&to_save, e, "Failed to update collection."))
             })
             .await?;
         self.replace_schema(collections);
@@ -499,7 +499,6 @@ impl App {
                 collection.rules.create_rule = None;
                 collection.rules.update_rule = None;
                 collection.rules.delete_rule = None;
-                collection.indexes.clear();
                 collection.fields = self.infer_view_fields(&collection, old).await?;
             }
             CollectionKind::Base => ensure_id_field(&mut collection.fields, importing),
@@ -572,10 +571,31 @@ fn import_failure(message: String) -> AppError {
     )
 }
 
-/// DDL failures caused by the definition (e.g. an index name taken by another collection)
-/// become a 400 on `indexes`.
-fn ddl_error(error: kb_store::StoreError, message: &str) -> AppError {
+/// DDL failures caused by the definition become a 400: a failing index (e.g. a unique index
+/// that existing rows violate) on its position in `indexes`, anything else on `indexes`.
+fn ddl_error(collection: &Collection, error: kb_store::StoreError, message: &str) -> AppError {
     match error {
+        kb_store::StoreError::Index {
+            name,
+            message: detail,
+        } => {
+            let position = collection
+                .indexes
+                .iter()
+                .position(|text| IndexDef::parse(text).is_ok_and(|i| i.name == name))
+                .unwrap_or(0);
+            let mut group = ValidationErrors::new();
+            group.add(
+                position.to_string(),
+                FieldError::new(
+                    "validation_invalid_index_expression",
+                    format!("Failed to create index {name} - {detail}."),
+                ),
+            );
+            let mut errors = ValidationErrors::new();
+            errors.add_group("indexes", group);
+            AppError::invalid(message, errors)
+        }
         kb_store::StoreError::Database(detail) | kb_store::StoreError::Invalid(detail) => {
             AppError::invalid(
                 message,
@@ -765,9 +785,11 @@ pub fn validate_collection(
         errors.add(
             "name",
             FieldError::new(
-                "validation_length_too_long",
-                "The length must be no more than 255.",
-            ),
+                "validation_length_out_of_range",
+                "The length must be between 1 and 255.",
+            )
+            .with_param("max", 255)
+            .with_param("min", 1),
         );
     } else if kb_store::RESERVED_TABLES
         .iter()
@@ -778,7 +800,7 @@ pub fn validate_collection(
             "name",
             FieldError::new(
                 "validation_collection_name_invalid",
-                "The name is reserved for internal use.",
+                "The name shouldn't match with an existing internal table.",
             ),
         );
     } else if name.contains("_via_") {
@@ -838,7 +860,17 @@ pub fn validate_collection(
     }
     validate_fields(collection, old, after, &mut errors);
     validate_rules(collection, after, &mut errors);
-    validate_indexes(collection, after, &mut errors);
+    if collection.is_view() && !collection.indexes.is_empty() {
+        errors.add(
+            "indexes",
+            FieldError::new(
+                "validation_indexes_not_supported",
+                "View collections don't support indexes.",
+            ),
+        );
+    } else {
+        validate_indexes(collection, after, &mut errors);
+    }
     if let CollectionKind::View(options) = &collection.kind {
         if options.view_query.trim().is_empty() {
             errors.add("viewQuery", FieldError::required());
@@ -1057,7 +1089,7 @@ fn validate_indexes(collection: &Collection, after: &Schema, errors: &mut Valida
                     .find(|name| collection.field(name).is_none());
                 if let Some(column) = missing {
                     Some(format!(
-                        "Failed to create index {} - no such column: {column}.",
+                        "Failed to create index {} - SQL logic error: no such column: {column} (1).",
                         index.name
                     ))
                 } else if !names.insert(index.name.to_lowercase())

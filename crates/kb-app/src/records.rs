@@ -101,15 +101,7 @@ impl App {
         if filter.trim().is_empty() {
             return Ok(None);
         }
-        if !requester.is_superuser() {
-            for prefix in ["@request.", "@collection."] {
-                if filter.contains(prefix) {
-                    return Err(AppError::Forbidden(format!(
-                        "Only superusers can filter by {prefix}"
-                    )));
-                }
-            }
-        }
+        only_superusers_reach_request_data(requester, filter)?;
         let expr =
             kb_filter::parse_filter(filter).map_err(|_| AppError::bad_request(GENERIC_ERROR))?;
         let Some(expr) = expr else {
@@ -132,6 +124,7 @@ impl App {
         collection: &Collection,
         sort: &str,
     ) -> AppResult<Vec<(SortKey, bool)>> {
+        only_superusers_reach_request_data(requester, sort)?;
         let items =
             kb_filter::parse_sort(sort).map_err(|_| AppError::bad_request(GENERIC_ERROR))?;
         let options = ResolveOptions {
@@ -441,6 +434,20 @@ impl App {
             })
             .await
     }
+}
+
+/// `@request.*` and `@collection.*` in a client's filter or sort are for superusers only.
+fn only_superusers_reach_request_data(requester: &Requester, text: &str) -> AppResult<()> {
+    if !requester.is_superuser() {
+        for prefix in ["@request.", "@collection."] {
+            if text.contains(prefix) {
+                return Err(AppError::Forbidden(format!(
+                    "Only superusers can filter by {prefix}"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The body keys the client sent, with the values they resolve to after modifiers.

@@ -37,6 +37,10 @@ pub enum StoreError {
     /// A unique index rejected the write; the columns are the indexed ones.
     #[error("unique constraint failed on {columns:?}")]
     Unique { columns: Vec<String> },
+    /// Creating the named index failed (e.g. existing rows violate a new unique index);
+    /// the message is the database's.
+    #[error("failed to create index {name}: {message}")]
+    Index { name: String, message: String },
     /// A statement that depends on client input (a view query) is not acceptable.
     #[error("{0}")]
     Invalid(String),

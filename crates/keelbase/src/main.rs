@@ -57,26 +57,37 @@ enum SuperuserAction {
     Delete { email: String },
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Wait for one signal; a stream that could not be registered never fires.
+#[cfg(unix)]
+async fn recv(signal: Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(mut signal) => {
+            signal.recv().await;
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        None => std::future::pending::<()>().await,
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Resolves on Ctrl-C or SIGTERM. The handlers are registered when this is called, not
+/// when first polled, so a signal that arrives right after start-up is not missed.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let [interrupt, terminate] = {
+        use tokio::signal::unix::{SignalKind, signal};
+        [SignalKind::interrupt(), SignalKind::terminate()].map(|kind| signal(kind).ok())
+    };
+    async move {
+        #[cfg(unix)]
+        tokio::select! {
+            () = recv(interrupt) => {},
+            () = recv(terminate) => {},
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing in-flight requests");
+    }
 }
 
 #[tokio::main]
@@ -97,14 +108,12 @@ async fn main() -> anyhow::Result<()> {
             .await
             .context("failed to start")?;
             let addr = server.local_addr();
+            let shutdown = shutdown_signal();
             tracing::info!(
                 "Keelbase is serving http://{addr} (REST API: http://{addr}/api/, data: {})",
                 data.dir.display()
             );
-            server
-                .run(shutdown_signal())
-                .await
-                .context("server error")?;
+            server.run(shutdown).await.context("server error")?;
         }
         Command::Superuser { action, data } => {
             let app = open_app(&data.dir)

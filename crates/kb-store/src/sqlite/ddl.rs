@@ -6,7 +6,7 @@ use kb_core::index::IndexDef;
 use kb_core::{Collection, Field};
 use rusqlite::Connection;
 
-use super::{Sqlite, map_err};
+use super::{Sqlite, describe_error, map_err};
 use crate::StoreError;
 use crate::dialect::Dialect;
 
@@ -127,7 +127,11 @@ fn parsed_indexes(collection: &Collection) -> Result<Vec<IndexDef>, StoreError> 
 
 fn create_indexes(conn: &Connection, collection: &Collection) -> Result<(), StoreError> {
     for index in parsed_indexes(collection)? {
-        execute(conn, &index_sql(collection, &index))?;
+        conn.execute(&index_sql(collection, &index), [])
+            .map_err(|e| StoreError::Index {
+                name: index.name.clone(),
+                message: describe_error(&e),
+            })?;
     }
     Ok(())
 }

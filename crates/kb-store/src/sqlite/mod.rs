@@ -38,6 +38,22 @@ pub(crate) fn map_err(error: rusqlite::Error) -> StoreError {
     StoreError::Database(error.to_string())
 }
 
+/// A database error as PocketBase words them (`SQL logic error: no such column: x (1)`),
+/// for messages that deliberately show the database's reason (view queries, indexes).
+pub(crate) fn describe_error(error: &rusqlite::Error) -> String {
+    let (failure, message) = match error {
+        rusqlite::Error::SqliteFailure(failure, Some(message)) => (failure, message),
+        rusqlite::Error::SqlInputError { error, msg, .. } => (error, msg),
+        other => return other.to_string(),
+    };
+    let kind = match failure.code {
+        rusqlite::ErrorCode::Unknown => "SQL logic error",
+        rusqlite::ErrorCode::ConstraintViolation => "constraint failed",
+        _ => "database error",
+    };
+    format!("{kind}: {message} ({})", failure.extended_code)
+}
+
 fn executor_err(error: ExecutorError) -> StoreError {
     match error {
         ExecutorError::Closed => StoreError::Closed,
@@ -295,23 +311,17 @@ impl Reader for SqliteConn<'_> {
 
     fn describe_view_query(&mut self, query: &str) -> Result<Vec<ViewColumn>, StoreError> {
         let query = query.trim().trim_end_matches(';').trim();
-        let starts_like_select = query
-            .get(..6)
-            .is_some_and(|head| head.eq_ignore_ascii_case("select"))
-            || query
-                .get(..4)
-                .is_some_and(|head| head.eq_ignore_ascii_case("with"));
-        if !starts_like_select {
-            return Err(StoreError::Invalid(
-                "the view query must be a single SELECT statement".into(),
-            ));
-        }
-        let stmt = self.conn.prepare(query).map_err(|e| match e {
-            rusqlite::Error::MultipleStatement => {
-                StoreError::Invalid("the view query must be a single SELECT statement".into())
-            }
-            other => StoreError::Invalid(other.to_string()),
-        })?;
+        // Prepared as a subquery, so nothing but one SELECT (or WITH … SELECT) can be valid,
+        // and on its own, so it cannot close that subquery early: the view is created from
+        // the query as written.
+        let wrapped = format!("SELECT * FROM ({query})");
+        self.conn
+            .prepare(&wrapped)
+            .map_err(|e| StoreError::Invalid(describe_error(&e)))?;
+        let stmt = self
+            .conn
+            .prepare(query)
+            .map_err(|e| StoreError::Invalid(describe_error(&e)))?;
         if !stmt.readonly() {
             return Err(StoreError::Invalid(
                 "the view query must not modify anything".into(),
