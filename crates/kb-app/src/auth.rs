@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::app::{App, Requester};
 use crate::error::{AppError, AppResult};
 use crate::password;
+use crate::records::delete_cascading;
 use crate::system::{self, SUPERUSERS};
 use crate::tokens::{self, Claims};
 
@@ -250,7 +251,7 @@ impl App {
         if own.id != collection.id {
             return Err(AppError::Forbidden(format!(
                 "The request requires auth record from {} collection.",
-                collection.name
+                own.name
             )));
         }
         Ok(AuthResponse {
@@ -307,9 +308,11 @@ impl App {
             .await
     }
 
-    /// Delete the superuser with this email; false if there is none.
+    /// Delete the superuser with this email; false if there is none. The last superuser
+    /// cannot be deleted.
     pub async fn delete_superuser(&self, email: &str) -> AppResult<bool> {
         let collection = self.auth_collection(SUPERUSERS)?;
+        let schema = self.schema();
         let email = email.to_owned();
         self.store
             .write(move |w| {
@@ -321,7 +324,8 @@ impl App {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
-                Ok::<_, AppError>(w.delete(&collection, &id)?)
+                delete_cascading(w, &schema, &collection, &id, 0)?;
+                Ok::<_, AppError>(true)
             })
             .await
     }

@@ -477,7 +477,6 @@ impl App {
         if let Some(old) = old {
             collection.id = old.id.clone();
             collection.created = old.created.clone();
-            collection.system = old.system;
             match_field_ids(&mut collection, old);
             rename_index_columns(&mut collection, old);
         } else {
@@ -515,8 +514,22 @@ impl App {
                         collection.fields.insert(at, system_field);
                     }
                 }
-                if old.is_none() && collection.indexes.is_empty() {
-                    collection.indexes = system::auth_indexes(&collection.id, &collection.name);
+                if old.is_none() {
+                    // A new auth collection always gets the unique indexes its identities
+                    // need, next to whatever indexes were asked for.
+                    for (field, index) in ["tokenKey", "email"]
+                        .into_iter()
+                        .zip(system::auth_indexes(&collection.id, &collection.name))
+                    {
+                        let present = collection.indexes.iter().any(|text| {
+                            IndexDef::parse(text).is_ok_and(|i| {
+                                i.unique && i.columns.len() == 1 && i.columns[0].name == field
+                            })
+                        });
+                        if !present {
+                            collection.indexes.push(index);
+                        }
+                    }
                 }
             }
         }
@@ -828,10 +841,13 @@ pub fn validate_collection(
         errors.add(
             "name",
             FieldError::new(
-                "validation_system_collection_name_change",
+                "validation_collection_system_name_change",
                 "System collection name cannot be changed.",
             ),
         );
+    }
+    if let Some(old) = old {
+        validate_system_changes(collection, old, &mut errors);
     }
     if !is_word(&collection.id) || collection.id.len() > 100 {
         errors.add(
@@ -900,6 +916,63 @@ pub fn validate_collection(
         }
     }
     errors.into_result()
+}
+
+/// System collections keep their name, rules and flag; no collection becomes a system one;
+/// auth collections keep the unique indexes their identities rely on.
+fn validate_system_changes(
+    collection: &Collection,
+    old: &Collection,
+    errors: &mut ValidationErrors,
+) {
+    if old.system != collection.system {
+        errors.add(
+            "system",
+            FieldError::new(
+                "validation_collection_system_flag_change",
+                "System collection state cannot be changed.",
+            ),
+        );
+    }
+    if old.system {
+        let (before, after) = (&old.rules, &collection.rules);
+        for (key, changed) in [
+            ("listRule", before.list_rule != after.list_rule),
+            ("viewRule", before.view_rule != after.view_rule),
+            ("createRule", before.create_rule != after.create_rule),
+            ("updateRule", before.update_rule != after.update_rule),
+            ("deleteRule", before.delete_rule != after.delete_rule),
+        ] {
+            if changed {
+                errors.add(
+                    key,
+                    FieldError::new(
+                        "validation_collection_system_rule_change",
+                        "System collection API rule cannot be changed.",
+                    ),
+                );
+            }
+        }
+    }
+    if collection.is_auth() {
+        for field in ["tokenKey", "email"] {
+            let indexed = collection.indexes.iter().any(|text| {
+                IndexDef::parse(text).is_ok_and(|index| {
+                    index.unique && index.columns.len() == 1 && index.columns[0].name == field
+                })
+            });
+            if !indexed {
+                errors.add(
+                    "indexes",
+                    FieldError::new(
+                        "validation_invalid_unique_system_field_index",
+                        format!("The {field} field must keep a single-column unique index."),
+                    )
+                    .with_param("fieldName", field),
+                );
+            }
+        }
+    }
 }
 
 fn validate_fields(

@@ -103,6 +103,11 @@ pub enum Term {
         new: Box<Term>,
         old: Box<Term>,
     },
+    /// `value` where `condition` holds, NULL elsewhere.
+    WhenTrue {
+        condition: Box<Term>,
+        value: Box<Term>,
+    },
     /// Haversine distance in km between (lon, lat) pairs.
     GeoDistance(Box<[Term; 4]>),
     /// SQLite-style `strftime(format, time, modifiers...)`.

@@ -641,6 +641,21 @@ impl<'a> Resolver<'a> {
                 column: field.name.clone(),
             };
             if last {
+                // An auth record's email is only visible to others when it is marked so.
+                let column = if walk.collection.is_auth()
+                    && field.name == "email"
+                    && !self.options.allow_hidden
+                {
+                    Term::WhenTrue {
+                        condition: Box::new(Term::Column {
+                            alias: walk.alias,
+                            column: "emailVisibility".into(),
+                        }),
+                        value: Box::new(column),
+                    }
+                } else {
+                    column
+                };
                 return self.column_modifier(walk, field, column, modifier, scope);
             }
             match &field.kind {

@@ -152,6 +152,13 @@ impl<'d> Renderer<'d> {
                 d.null_safe_eq(true, &new, &old, &mut self.sql);
                 self.push(" ELSE FALSE END)");
             }
+            Term::WhenTrue { condition, value } => {
+                self.push("(CASE WHEN ");
+                self.term(condition);
+                self.push(" THEN ");
+                self.term(value);
+                self.push(" END)");
+            }
             Term::GeoDistance(args) => {
                 let [a, b, c, e] = &**args;
                 let rendered = [

@@ -1,0 +1,20 @@
+//! Keelbase end to end: the real server on a free port, a fresh data directory and SQLite
+//! database per test, driven over HTTP only (plus the real binary for process-level tests).
+//! One test binary, one module per area; `helpers` is the test kit.
+
+mod helpers;
+mod process;
+
+mod auth;
+mod bad_input;
+mod cli;
+mod collections;
+mod durability;
+mod expand_fields;
+mod filters;
+mod health;
+mod records;
+mod relations;
+mod rules;
+mod settings;
+mod validation;
