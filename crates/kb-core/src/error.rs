@@ -24,7 +24,8 @@ impl FieldError {
     }
 
     pub fn with_param(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.params.insert(key.to_owned(), value.into());
+        self.params
+            .insert(key.to_owned(), crate::number::normalize(value.into()));
         self
     }
 
@@ -108,3 +109,22 @@ impl std::fmt::Display for ValidationErrors {
 }
 
 impl std::error::Error for ValidationErrors {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integral_params_are_written_as_integers() {
+        let error = FieldError::new(
+            "validation_min_number_constraint",
+            "Must be greater or equal than 1.",
+        )
+        .with_param("min", 1.0)
+        .with_param("ratio", 0.5);
+        assert_eq!(
+            serde_json::to_string(&error).unwrap(),
+            r#"{"code":"validation_min_number_constraint","message":"Must be greater or equal than 1.","params":{"min":1,"ratio":0.5}}"#
+        );
+    }
+}

@@ -74,7 +74,9 @@ pub struct EditorOptions {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct NumberOptions {
+    #[serde(serialize_with = "crate::number::serialize_option")]
     pub min: Option<f64>,
+    #[serde(serialize_with = "crate::number::serialize_option")]
     pub max: Option<f64>,
     pub only_int: bool,
     pub required: bool,

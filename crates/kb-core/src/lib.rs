@@ -10,6 +10,7 @@ pub mod error;
 pub mod field;
 pub mod id;
 pub mod index;
+pub mod number;
 pub mod record;
 pub mod schema;
 pub mod settings;

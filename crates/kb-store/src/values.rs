@@ -3,7 +3,7 @@
 
 use kb_core::field::{Field, StorageClass};
 use kb_query::plan::{DateMacro, ParamSource, RequestRead, RequestRef, Value as PlanValue};
-use serde_json::{Number, Value};
+use serde_json::Value;
 
 /// A SQL value, as bound to a parameter or read from a column.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,15 +48,6 @@ fn number_value(n: f64) -> SqlValue {
     }
 }
 
-fn json_number(n: f64) -> Value {
-    match number_value(n) {
-        SqlValue::Integer(i) => Value::Number(i.into()),
-        _ => Number::from_f64(n)
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
-    }
-}
-
 /// Decode a column into the field's canonical JSON value. Anything a foreign writer may
 /// have stored (NULLs, wrong types, malformed JSON) decodes to the field's zero form rather
 /// than failing the read.
@@ -70,8 +61,8 @@ pub fn decode(field: &Field, value: SqlValue) -> Value {
         },
         StorageClass::Number => match value {
             SqlValue::Integer(i) => Value::Number(i.into()),
-            SqlValue::Real(r) => json_number(r),
-            SqlValue::Text(t) => json_number(t.trim().parse().unwrap_or(0.0)),
+            SqlValue::Real(r) => kb_core::number::to_json(r),
+            SqlValue::Text(t) => kb_core::number::to_json(t.trim().parse().unwrap_or(0.0)),
             SqlValue::Null => Value::Number(0.into()),
         },
         StorageClass::Bool => Value::Bool(match value {
@@ -92,7 +83,7 @@ pub fn decode(field: &Field, value: SqlValue) -> Value {
         StorageClass::Json => match value {
             SqlValue::Text(t) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
             SqlValue::Integer(i) => Value::Number(i.into()),
-            SqlValue::Real(r) => json_number(r),
+            SqlValue::Real(r) => kb_core::number::to_json(r),
             SqlValue::Null => Value::Null,
         },
         StorageClass::GeoPoint => match value {
