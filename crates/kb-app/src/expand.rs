@@ -141,6 +141,26 @@ fn ids_of(value: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// Turn `rows` of `collection` into outputs, with their own `nodes` expanded.
+pub(crate) fn present_rows(
+    reader: &mut dyn Reader,
+    collection: &Collection,
+    rows: Vec<Row>,
+    nodes: &[ExpandNode],
+    request: &RequestInfo,
+    to_json: &dyn Fn(&Collection, &Row) -> Map<String, Value>,
+) -> Result<Vec<Output>, StoreError> {
+    let mut outputs: Vec<Output> = rows
+        .into_iter()
+        .map(|row| Output {
+            json: to_json(collection, &row),
+            row,
+        })
+        .collect();
+    expand_records(reader, nodes, &mut outputs, request, to_json)?;
+    Ok(outputs)
+}
+
 /// Expand `records` in place, reading through `reader` (all in one snapshot).
 pub(crate) fn expand_records(
     reader: &mut dyn Reader,
@@ -173,14 +193,8 @@ pub(crate) fn expand_records(
                 wanted.sort();
                 wanted.dedup();
                 let rows = reader.get_many(&node.target, &wanted, &conditions, request)?;
-                let mut related: Vec<Output> = rows
-                    .into_iter()
-                    .map(|row| Output {
-                        json: to_json(&node.target, &row),
-                        row,
-                    })
-                    .collect();
-                expand_records(reader, &node.children, &mut related, request, to_json)?;
+                let related =
+                    present_rows(reader, &node.target, rows, &node.children, request, to_json)?;
                 let by_id: HashMap<String, Value> = related
                     .into_iter()
                     .filter_map(|o| {
@@ -230,14 +244,8 @@ pub(crate) fn expand_records(
                     if rows.is_empty() {
                         continue;
                     }
-                    let mut related: Vec<Output> = rows
-                        .into_iter()
-                        .map(|row| Output {
-                            json: to_json(&node.target, &row),
-                            row,
-                        })
-                        .collect();
-                    expand_records(reader, &node.children, &mut related, request, to_json)?;
+                    let related =
+                        present_rows(reader, &node.target, rows, &node.children, request, to_json)?;
                     let mut values = related.into_iter().map(|o| Value::Object(o.json));
                     let value = if *single {
                         values.next().unwrap_or(Value::Null)

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::app::{Access, App, RequestMeta, Requester, RuleKind, request_info};
 use crate::error::{AppError, AppResult};
-use crate::expand::{ExpandNode, Output, expand_records};
+use crate::expand::{ExpandNode, present_rows};
 use crate::password;
 
 /// Largest page.
@@ -104,15 +104,8 @@ impl Presenter {
         expand: &[ExpandNode],
         request: &RequestInfo,
     ) -> Result<Vec<Value>, StoreError> {
-        let mut outputs: Vec<Output> = rows
-            .into_iter()
-            .map(|row| Output {
-                json: self.json(collection, &row),
-                row,
-            })
-            .collect();
         let to_json = |c: &Collection, r: &Row| self.json(c, r);
-        expand_records(reader, expand, &mut outputs, request, &to_json)?;
+        let outputs = present_rows(reader, collection, rows, expand, request, &to_json)?;
         Ok(outputs.into_iter().map(|o| Value::Object(o.json)).collect())
     }
 }
@@ -294,6 +287,27 @@ impl App {
             .map_err(|e| view_query_error(is_view, e))
     }
 
+    /// The collection a create or update writes to, and the requester's access under `kind`.
+    fn writable(
+        &self,
+        requester: &Requester,
+        collection: &str,
+        kind: RuleKind,
+    ) -> AppResult<(Arc<Collection>, Access)> {
+        let collection =
+            self.schema().get(collection).cloned().ok_or_else(|| {
+                AppError::NotFound("Missing or invalid collection context.".into())
+            })?;
+        if collection.is_view() {
+            return Err(AppError::bad_request("Unsupported collection type."));
+        }
+        let access = self.access(requester, &collection, kind);
+        if matches!(access, Access::SuperusersOnly) {
+            return Err(AppError::superusers_only());
+        }
+        Ok((collection, access))
+    }
+
     pub async fn create_record(
         &self,
         requester: &Requester,
@@ -302,17 +316,7 @@ impl App {
         body: Map<String, Value>,
         expand: &str,
     ) -> AppResult<Value> {
-        let collection =
-            self.schema().get(collection).cloned().ok_or_else(|| {
-                AppError::NotFound("Missing or invalid collection context.".into())
-            })?;
-        if collection.is_view() {
-            return Err(AppError::bad_request("Unsupported collection type."));
-        }
-        let access = self.access(requester, &collection, RuleKind::Create);
-        if matches!(access, Access::SuperusersOnly) {
-            return Err(AppError::superusers_only());
-        }
+        let (collection, access) = self.writable(requester, collection, RuleKind::Create)?;
         let schema = self.schema();
         let superuser = requester.is_superuser();
         let target = collection.clone();
@@ -362,17 +366,7 @@ impl App {
         body: Map<String, Value>,
         expand: &str,
     ) -> AppResult<Value> {
-        let collection =
-            self.schema().get(collection).cloned().ok_or_else(|| {
-                AppError::NotFound("Missing or invalid collection context.".into())
-            })?;
-        if collection.is_view() {
-            return Err(AppError::bad_request("Unsupported collection type."));
-        }
-        let access = self.access(requester, &collection, RuleKind::Update);
-        if matches!(access, Access::SuperusersOnly) {
-            return Err(AppError::superusers_only());
-        }
+        let (collection, access) = self.writable(requester, collection, RuleKind::Update)?;
         let schema = self.schema();
         let superuser = requester.is_superuser();
         let target = collection.clone();
