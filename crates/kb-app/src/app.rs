@@ -72,6 +72,10 @@ pub enum RuleKind {
     Create,
     Update,
     Delete,
+    /// Auth collections: who may authenticate.
+    Auth,
+    /// Auth collections: who may manage other records (email, verified, password).
+    Manage,
 }
 
 impl RuleKind {
@@ -83,6 +87,13 @@ impl RuleKind {
             RuleKind::Create => rules.create_rule.as_deref(),
             RuleKind::Update => rules.update_rule.as_deref(),
             RuleKind::Delete => rules.delete_rule.as_deref(),
+            RuleKind::Auth => collection.auth_options()?.auth_rule.as_deref(),
+            // An empty manage rule grants nothing: only superusers manage.
+            RuleKind::Manage => collection
+                .auth_options()?
+                .manage_rule
+                .as_deref()
+                .filter(|rule| !rule.trim().is_empty()),
         }
     }
 }
@@ -240,11 +251,7 @@ impl App {
 
     /// Who a token belongs to. Any invalid, expired or revoked token means a guest.
     pub async fn authenticate(&self, token: &str) -> Requester {
-        let token = token.trim();
-        let token = match token.get(..7) {
-            Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => token[7..].trim(),
-            _ => token,
-        };
+        let token = bare_token(token);
         if token.is_empty() {
             return Requester::Guest;
         }
@@ -282,6 +289,15 @@ impl App {
             return Requester::Guest;
         }
         Requester::Auth { collection, record }
+    }
+}
+
+/// The JWT of an `Authorization` header value, with or without a `Bearer ` prefix.
+pub fn bare_token(header: &str) -> &str {
+    let token = header.trim();
+    match token.get(..7) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => token[7..].trim(),
+        _ => token,
     }
 }
 

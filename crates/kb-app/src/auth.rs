@@ -9,7 +9,7 @@ use kb_query::plan::{Compare, Cond, FilterPlan, MAIN, Term, Value as PlanValue};
 use kb_store::{ListQuery, Reader, RequestInfo, Row};
 use serde_json::{Map, Value, json};
 
-use crate::app::{App, Requester};
+use crate::app::{Access, App, RequestMeta, Requester, RuleKind};
 use crate::error::{AppError, AppResult};
 use crate::password;
 use crate::records::delete_cascading;
@@ -87,6 +87,23 @@ impl App {
 
     /// Sign a new auth token for `record`.
     fn auth_token(&self, collection: &Collection, record: &Row) -> AppResult<String> {
+        let duration = collection
+            .auth_options()
+            .ok_or_else(auth_collection_context)?
+            .auth_token
+            .duration;
+        self.sign_auth_token(collection, record, duration, true)
+    }
+
+    /// An auth token for `record` valid `duration` seconds; impersonation tokens are not
+    /// refreshable.
+    fn sign_auth_token(
+        &self,
+        collection: &Collection,
+        record: &Row,
+        duration: u64,
+        refreshable: bool,
+    ) -> AppResult<String> {
         let options = collection
             .auth_options()
             .ok_or_else(auth_collection_context)?;
@@ -102,8 +119,8 @@ impl App {
                 .to_owned(),
             collection_id: collection.id.clone(),
             kind: tokens::AUTH.into(),
-            refreshable: Some(true),
-            exp: tokens::expiry(options.auth_token.duration),
+            refreshable: Some(refreshable),
+            exp: tokens::expiry(duration),
         };
         tokens::sign(
             &claims,
@@ -230,6 +247,7 @@ impl App {
                 .write(move |w| w.update(&target, &id, &row).map_err(AppError::from))
                 .await?;
         }
+        self.check_auth_rule(&collection, &record).await?;
         let token = self.auth_token(&collection, &record)?;
         Ok(AuthResponse {
             token,
@@ -237,7 +255,121 @@ impl App {
         })
     }
 
-    pub fn auth_refresh(&self, requester: &Requester, collection: &str) -> AppResult<AuthResponse> {
+    /// The collection's authRule, checked after the credentials: `null` allows nobody, `""`
+    /// everybody, an expression the records that satisfy it.
+    async fn check_auth_rule(&self, collection: &Arc<Collection>, record: &Row) -> AppResult<()> {
+        let refused = || {
+            AppError::Forbidden(
+                "The request doesn't satisfy the collection requirements to authenticate.".into(),
+            )
+        };
+        let plan = match self.access(&Requester::Guest, collection, RuleKind::Auth) {
+            Access::All => return Ok(()),
+            Access::SuperusersOnly => return Err(refused()),
+            Access::Rule(plan) => plan,
+        };
+        let (target, id) = (
+            collection.clone(),
+            record
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        );
+        let requester = Requester::Auth {
+            collection: collection.clone(),
+            record: record.clone(),
+        };
+        let request =
+            crate::app::request_info(&requester, &RequestMeta::default(), None, "default");
+        let satisfied = self
+            .store
+            .read(move |r| {
+                Ok::<_, AppError>(r.get(&target, &id, &[plan.as_ref()], &request)?.is_some())
+            })
+            .await?;
+        if satisfied { Ok(()) } else { Err(refused()) }
+    }
+
+    /// The login methods an auth collection offers (`GET …/auth-methods`).
+    pub fn auth_methods(&self, collection: &str) -> AppResult<Value> {
+        let collection = self.auth_collection(collection)?;
+        let options = collection
+            .auth_options()
+            .ok_or_else(auth_collection_context)?;
+        let password = &options.password_auth;
+        let identity =
+            |field: &str| password.enabled && password.identity_fields.iter().any(|f| f == field);
+        let duration = |enabled: bool, duration: u64| if enabled { duration } else { 0 };
+        Ok(json!({
+            "password": {"enabled": password.enabled, "identityFields": password.identity_fields},
+            "oauth2": {"enabled": options.oauth2.enabled, "providers": []},
+            "mfa": {"enabled": options.mfa.enabled, "duration": duration(options.mfa.enabled, options.mfa.duration)},
+            "otp": {"enabled": options.otp.enabled, "duration": duration(options.otp.enabled, options.otp.duration)},
+            "authProviders": [],
+            "usernamePassword": identity("username"),
+            "emailPassword": identity("email"),
+        }))
+    }
+
+    /// A superuser signs in as another record (`POST …/impersonate/{id}`): a token that
+    /// cannot be refreshed, valid `duration` seconds (0: the collection's token duration).
+    pub async fn impersonate(
+        &self,
+        requester: &Requester,
+        collection: &str,
+        id: &str,
+        body: &Map<String, Value>,
+    ) -> AppResult<AuthResponse> {
+        crate::collections::require_superuser(requester)?;
+        let collection = self.auth_collection(collection)?;
+        let duration = match body.get("duration") {
+            None | Some(Value::Null) => 0,
+            Some(value) => match value.as_f64() {
+                Some(seconds) if seconds >= 0.0 => seconds as u64,
+                _ => {
+                    return Err(AppError::invalid(
+                        "An error occurred while validating the submitted data.",
+                        ValidationErrors::single(
+                            "duration",
+                            FieldError::new(
+                                "validation_min_greater_equal_than_required",
+                                "Must be no less than 0.",
+                            )
+                            .with_param("threshold", 0),
+                        ),
+                    ));
+                }
+            },
+        };
+        let (target, record_id) = (collection.clone(), id.to_owned());
+        let record = self
+            .store
+            .read(move |r| {
+                Ok::<_, AppError>(r.get(&target, &record_id, &[], &RequestInfo::default())?)
+            })
+            .await?
+            .ok_or_else(AppError::not_found)?;
+        let duration = match duration {
+            0 => collection
+                .auth_options()
+                .map_or(0, |o| o.auth_token.duration),
+            seconds => seconds,
+        };
+        Ok(AuthResponse {
+            token: self.sign_auth_token(&collection, &record, duration, false)?,
+            record: Self::auth_record_json(&collection, &record),
+        })
+    }
+
+    /// A fresh token for the requester (`POST …/auth-refresh`). An impersonation token is not
+    /// refreshable: it comes back unchanged.
+    pub async fn auth_refresh(
+        &self,
+        requester: &Requester,
+        collection: &str,
+        token: &str,
+    ) -> AppResult<AuthResponse> {
         let collection = self.auth_collection(collection)?;
         let Requester::Auth {
             collection: own,
@@ -254,8 +386,14 @@ impl App {
                 own.name
             )));
         }
+        self.check_auth_rule(&collection, record).await?;
+        let bare = crate::app::bare_token(token);
+        let token = match tokens::unverified(bare) {
+            Some(claims) if claims.refreshable == Some(false) => bare.to_owned(),
+            _ => self.auth_token(&collection, record)?,
+        };
         Ok(AuthResponse {
-            token: self.auth_token(&collection, record)?,
+            token,
             record: Self::auth_record_json(&collection, record),
         })
     }

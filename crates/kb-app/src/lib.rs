@@ -4,6 +4,7 @@
 
 mod app;
 mod auth;
+mod auth_records;
 mod collections;
 mod error;
 mod expand;

@@ -140,13 +140,39 @@ pub async fn auth_with_password(
     json_ok(auth.to_json(), &params)
 }
 
+pub async fn auth_methods(
+    State(app): AppState,
+    Path(collection): Path<String>,
+    params: Params,
+) -> ApiResult<Response> {
+    json_ok(app.auth_methods(&collection)?, &params)
+}
+
+pub async fn impersonate(
+    State(app): AppState,
+    Auth(requester): Auth,
+    Path((collection, id)): Path<(String, String)>,
+    params: Params,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    let body = body.object(LOAD_ERROR)?;
+    let auth = app.impersonate(&requester, &collection, &id, &body).await?;
+    json_ok(auth.to_json(), &params)
+}
+
 pub async fn auth_refresh(
     State(app): AppState,
     Auth(requester): Auth,
     Path(collection): Path<String>,
     params: Params,
 ) -> ApiResult<Response> {
-    let auth = app.auth_refresh(&requester, &collection)?;
+    let token = params
+        .meta
+        .headers
+        .get("authorization")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let auth = app.auth_refresh(&requester, &collection, token).await?;
     json_ok(auth.to_json(), &params)
 }
 

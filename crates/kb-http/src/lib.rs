@@ -47,6 +47,14 @@ pub fn router(app: Arc<App>) -> Router {
             post(auth_refresh),
         )
         .route(
+            "/api/collections/{collection}/auth-methods",
+            get(auth_methods),
+        )
+        .route(
+            "/api/collections/{collection}/impersonate/{id}",
+            post(impersonate),
+        )
+        .route(
             "/api/collections/{collection}/records",
             get(list_records).post(create_record),
         )

@@ -17,4 +17,5 @@ mod records;
 mod relations;
 mod rules;
 mod settings;
+mod users;
 mod validation;

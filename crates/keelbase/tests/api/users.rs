@@ -1,0 +1,380 @@
+//! Records of auth collections (the default `users`): sign-up, login, refresh, the auth
+//! rule, password and email changes, token rotation, auth methods and impersonation.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const PASSWORD: &str = "user-password-1";
+
+async fn open_users(app: &TestApp) {
+    app.update_collection(
+        "users",
+        &json!({"listRule": "", "viewRule": "", "createRule": "", "updateRule": "id = @request.auth.id"}),
+    )
+    .await;
+}
+
+async fn sign_up(app: &TestApp, email: &str) -> Value {
+    let (status, body) = app
+        .guest()
+        .try_create(
+            "users",
+            &json!({"email": email, "password": PASSWORD, "passwordConfirm": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
+    app.guest()
+        .auth_with_password("users", email, password)
+        .await
+}
+
+async fn token_of(app: &TestApp, email: &str) -> String {
+    let (status, body) = login(app, email, PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn sign_up_log_in_and_refresh() {
+    let app = TestApp::spawn().await;
+    open_users(&app).await;
+    let user = sign_up(&app, "ann@example.com").await;
+    assert_eq!(user["verified"], false);
+    assert!(
+        user.get("email").is_none(),
+        "a guest is not the owner: {user}"
+    );
+    assert!(user.get("password").is_none() && user.get("tokenKey").is_none());
+
+    let (status, auth) = login(&app, "ann@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "{auth}");
+    assert_eq!(auth["record"]["id"], user["id"]);
+    assert_eq!(auth["record"]["email"], "ann@example.com");
+    let claims = jwt_payload(auth["token"].as_str().unwrap());
+    assert_eq!(claims["type"], "auth");
+    assert_eq!(claims["collectionId"], "_pb_users_auth_");
+    assert_eq!(claims["refreshable"], true);
+
+    let client = app.with_token(auth["token"].as_str().unwrap());
+    let (status, refreshed) = client
+        .post_json("/api/collections/users/auth-refresh", &json!({}))
+        .await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(refreshed["record"]["id"], user["id"]);
+
+    // a users token cannot refresh as a superuser
+    let (status, body) = client
+        .post_json("/api/collections/_superusers/auth-refresh", &json!({}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "The request requires auth record from users collection."
+    );
+
+    // wrong password and unknown email answer the same
+    assert_eq!(
+        login(&app, "ann@example.com", "wrong-password").await,
+        (400, plain_error(400, "Failed to authenticate."))
+    );
+    assert_eq!(
+        login(&app, "nobody@example.com", PASSWORD).await,
+        (400, plain_error(400, "Failed to authenticate."))
+    );
+}
+
+#[tokio::test]
+async fn sign_up_checks_the_password_confirmation_and_cannot_self_verify() {
+    let app = TestApp::spawn().await;
+    open_users(&app).await;
+    let (status, body) = app
+        .guest()
+        .try_create(
+            "users",
+            &json!({"email": "bob@example.com", "password": PASSWORD, "passwordConfirm": "something-else"}),
+        )
+        .await;
+    let data = assert_error(&(status, body), 400, "Failed to create record.");
+    assert_eq!(
+        data["passwordConfirm"],
+        json!({"code": "validation_values_mismatch", "message": "Values don't match."})
+    );
+    let (status, body) = app
+        .guest()
+        .try_create(
+            "users",
+            &json!({"email": "bob@example.com", "password": PASSWORD, "passwordConfirm": PASSWORD, "verified": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["verified"], false, "a guest cannot sign up verified");
+}
+
+#[tokio::test]
+async fn the_auth_rule_decides_who_may_log_in() {
+    let app = TestApp::spawn().await;
+    open_users(&app).await;
+    sign_up(&app, "carl@example.com").await;
+    app.update_collection("users", &json!({"authRule": "verified = true"}))
+        .await;
+    let refused = plain_error(
+        403,
+        "The request doesn't satisfy the collection requirements to authenticate.",
+    );
+    assert_eq!(
+        login(&app, "carl@example.com", PASSWORD).await,
+        (403, refused.clone())
+    );
+    let id = app.ids_where("users", "email = 'carl@example.com'").await[0].clone();
+    app.update_record("users", &id, &json!({"verified": true}))
+        .await;
+    assert_eq!(login(&app, "carl@example.com", PASSWORD).await.0, 200);
+    app.update_collection("users", &json!({"authRule": null}))
+        .await;
+    assert_eq!(
+        login(&app, "carl@example.com", PASSWORD).await,
+        (403, refused)
+    );
+}
+
+#[tokio::test]
+async fn owners_need_their_old_password_and_a_new_password_revokes_old_tokens() {
+    let app = TestApp::spawn().await;
+    open_users(&app).await;
+    let user = sign_up(&app, "dee@example.com").await;
+    let id = id_of(&user);
+    let token = token_of(&app, "dee@example.com").await;
+    let owner = app.with_token(&token);
+    let new_password = "another-password-2";
+
+    let data = assert_error(
+        &owner
+            .try_update(
+                "users",
+                &id,
+                &json!({"password": new_password, "passwordConfirm": new_password}),
+            )
+            .await,
+        400,
+        "Failed to update record.",
+    );
+    assert_eq!(
+        codes(&data),
+        code_map(&[("oldPassword", "validation_required")])
+    );
+    let data = assert_error(
+        &owner
+            .try_update(
+                "users",
+                &id,
+                &json!({"password": new_password, "passwordConfirm": new_password, "oldPassword": "not-it-at-all"}),
+            )
+            .await,
+        400,
+        "Failed to update record.",
+    );
+    assert_eq!(
+        codes(&data),
+        code_map(&[("oldPassword", "validation_invalid_old_password")])
+    );
+    let (status, body) = owner
+        .try_update(
+            "users",
+            &id,
+            &json!({"password": new_password, "passwordConfirm": new_password, "oldPassword": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // the old token is now a guest's
+    let (status, _) = owner
+        .post_json("/api/collections/users/auth-refresh", &json!({}))
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(login(&app, "dee@example.com", PASSWORD).await.0, 400);
+    assert_eq!(login(&app, "dee@example.com", new_password).await.0, 200);
+}
+
+#[tokio::test]
+async fn owners_cannot_change_their_email_or_verified_but_superusers_can() {
+    let app = TestApp::spawn().await;
+    open_users(&app).await;
+    let user = sign_up(&app, "eve@example.com").await;
+    let id = id_of(&user);
+    let token = token_of(&app, "eve@example.com").await;
+    let owner = app.with_token(&token);
+    let data = assert_error(
+        &owner
+            .try_update(
+                "users",
+                &id,
+                &json!({"email": "eve2@example.com", "verified": true}),
+            )
+            .await,
+        400,
+        "Failed to update record.",
+    );
+    assert_eq!(
+        codes(&data),
+        code_map(&[
+            ("email", "validation_values_mismatch"),
+            ("verified", "validation_values_mismatch")
+        ])
+    );
+    // other fields are fine
+    let (status, body) = owner
+        .try_update("users", &id, &json!({"name": "Eve"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "Eve");
+
+    // a superuser may change the email, which rotates the token key
+    let updated = app
+        .update_record(
+            "users",
+            &id,
+            &json!({"email": "eve2@example.com", "verified": true}),
+        )
+        .await;
+    assert_eq!(updated["email"], "eve2@example.com");
+    assert_eq!(updated["verified"], true);
+    let (status, _) = owner
+        .post_json("/api/collections/users/auth-refresh", &json!({}))
+        .await;
+    assert_eq!(status, 401, "the email change revoked the old token");
+}
+
+#[tokio::test]
+async fn auth_methods_describe_the_login_options() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.guest().get("/api/collections/users/auth-methods").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({
+            "password": {"enabled": true, "identityFields": ["email"]},
+            "oauth2": {"enabled": false, "providers": []},
+            "mfa": {"enabled": false, "duration": 0},
+            "otp": {"enabled": false, "duration": 0},
+            "authProviders": [],
+            "usernamePassword": false,
+            "emailPassword": true
+        })
+    );
+    let (status, body) = app
+        .guest()
+        .get("/api/collections/posts_missing/auth-methods")
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            404,
+            plain_error(404, "Missing or invalid auth collection context.")
+        )
+    );
+}
+
+#[tokio::test]
+async fn superusers_impersonate_with_a_token_that_does_not_refresh() {
+    let app = TestApp::spawn().await;
+    open_users(&app).await;
+    let user = sign_up(&app, "fay@example.com").await;
+    let id = id_of(&user);
+    let (status, auth) = app
+        .post_json(
+            &format!("/api/collections/users/impersonate/{id}"),
+            &json!({"duration": 60}),
+        )
+        .await;
+    assert_eq!(status, 200, "{auth}");
+    let token = auth["token"].as_str().unwrap().to_owned();
+    let claims = jwt_payload(&token);
+    assert_eq!(claims["refreshable"], false);
+    assert_eq!(claims["id"], json!(id));
+    let now = jiff::Timestamp::now().as_second();
+    let exp = claims["exp"].as_i64().unwrap();
+    assert!(
+        (now + 55..=now + 61).contains(&exp),
+        "exp {exp} vs now {now}"
+    );
+    let (status, refreshed) = app
+        .with_token(&token)
+        .post_json("/api/collections/users/auth-refresh", &json!({}))
+        .await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(
+        refreshed["token"],
+        json!(token),
+        "not refreshable: the same token"
+    );
+
+    let user_token = token_of(&app, "fay@example.com").await;
+    let (status, _) = app
+        .with_token(&user_token)
+        .post_json(
+            &format!("/api/collections/users/impersonate/{id}"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = app
+        .guest()
+        .post_json(
+            &format!("/api/collections/users/impersonate/{id}"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = app
+        .post_json(
+            "/api/collections/users/impersonate/missing12345678",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn passwords_are_argon2id_and_bcrypt_hashes_still_log_in() {
+    let app = TestApp::spawn().await;
+    open_users(&app).await;
+    let user = sign_up(&app, "gus@example.com").await;
+    let id = id_of(&user);
+    let stored: String = app
+        .db()
+        .query_row("SELECT password FROM users WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(stored.starts_with("$argon2id$"), "{stored}");
+
+    // an account imported from PocketBase keeps its bcrypt hash, logs in, and is upgraded
+    let imported = bcrypt::hash("imported-password", 4).unwrap();
+    rusqlite::Connection::open(app.db_path())
+        .unwrap()
+        .execute(
+            "UPDATE users SET password = ?1 WHERE id = ?2",
+            [&imported, &id],
+        )
+        .unwrap();
+    assert_eq!(
+        login(&app, "gus@example.com", "imported-password").await.0,
+        200
+    );
+    let upgraded: String = app
+        .db()
+        .query_row("SELECT password FROM users WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(upgraded.starts_with("$argon2id$"), "{upgraded}");
+    assert_eq!(
+        login(&app, "gus@example.com", "imported-password").await.0,
+        200
+    );
+}
