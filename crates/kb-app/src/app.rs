@@ -330,6 +330,7 @@ fn compile_rule(
         allow_hidden: true,
         allow_request: true,
         auth_collection: auth,
+        respect_list_rules: false,
     };
     resolve_filter(&expr, schema, collection, &options)
         .ok()

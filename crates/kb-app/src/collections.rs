@@ -1107,6 +1107,7 @@ fn validate_rules(collection: &Collection, after: &Schema, errors: &mut Validati
         allow_hidden: true,
         allow_request: true,
         auth_collection: None,
+        respect_list_rules: false,
     };
     let Some(this) = after.by_id(&collection.id) else {
         return;

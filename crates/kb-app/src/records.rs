@@ -128,11 +128,7 @@ impl App {
         let Some(expr) = expr else {
             return Ok(None);
         };
-        let options = ResolveOptions {
-            allow_hidden: requester.is_superuser(),
-            allow_request: requester.is_superuser(),
-            auth_collection: requester.auth_collection(),
-        };
+        let options = client_options(requester);
         resolve_filter(&expr, schema, collection, &options)
             .map(Some)
             .map_err(|_| AppError::bad_request(GENERIC_ERROR))
@@ -148,11 +144,7 @@ impl App {
         only_superusers_reach_request_data(requester, sort)?;
         let items =
             kb_filter::parse_sort(sort).map_err(|_| AppError::bad_request(GENERIC_ERROR))?;
-        let options = ResolveOptions {
-            allow_hidden: requester.is_superuser(),
-            allow_request: requester.is_superuser(),
-            auth_collection: requester.auth_collection(),
-        };
+        let options = client_options(requester);
         items
             .iter()
             .map(
@@ -489,6 +481,18 @@ impl App {
                 delete_cascading(w, &schema, &collection, &id, 0)
             })
             .await
+    }
+}
+
+/// What a client's own filter or sort may reach: everything for superusers; for others no
+/// hidden fields, and related records only as their collection's list rule shows them.
+fn client_options(requester: &Requester) -> ResolveOptions<'_> {
+    let superuser = requester.is_superuser();
+    ResolveOptions {
+        allow_hidden: superuser,
+        allow_request: superuser,
+        auth_collection: requester.auth_collection(),
+        respect_list_rules: !superuser,
     }
 }
 

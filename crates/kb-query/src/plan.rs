@@ -56,11 +56,26 @@ pub struct Join {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum JoinSource {
-    /// Rows of a collection's table.
-    Table { table: String, on: JoinOn },
+    /// Rows of a collection's table, limited to those the requester may see.
+    Table {
+        table: String,
+        on: JoinOn,
+        visible: Visibility,
+    },
     /// One row per element of a JSON array (`json_each` / `jsonb_array_elements_text`),
     /// exposing the element as [`Term::EachValue`].
     JsonEach { array: Term },
+}
+
+/// Which rows of a joined collection a filter may reach: a non-superuser's filter only
+/// reaches related records that the related collection's list rule shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Visibility {
+    All,
+    /// The list rule is `null`: no rows.
+    Never,
+    /// Rows satisfying the list rule (its main alias is the joined row).
+    Rule(Box<FilterPlan>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -192,4 +207,106 @@ pub enum SortKey {
     Random,
     /// `@rowid`: insertion order.
     RowId,
+}
+
+impl FilterPlan {
+    /// The same plan with every alias renamed through `rename`.
+    pub fn renamed(&self, rename: &impl Fn(Alias) -> Alias) -> FilterPlan {
+        FilterPlan {
+            joins: self.joins.iter().map(|j| j.renamed(rename)).collect(),
+            cond: self.cond.renamed(rename),
+        }
+    }
+
+    /// The largest alias the plan uses.
+    pub fn max_alias(&self) -> Alias {
+        self.joins.iter().map(|j| j.alias).max().unwrap_or(MAIN)
+    }
+}
+
+impl Cond {
+    fn renamed(&self, rename: &impl Fn(Alias) -> Alias) -> Cond {
+        match self {
+            Cond::And(a, b) => Cond::And(Box::new(a.renamed(rename)), Box::new(b.renamed(rename))),
+            Cond::Or(a, b) => Cond::Or(Box::new(a.renamed(rename)), Box::new(b.renamed(rename))),
+            Cond::Compare(c) => Cond::Compare(Box::new(Compare {
+                left: c.left.renamed(rename),
+                op: c.op,
+                right: c.right.renamed(rename),
+                every: c.every.as_ref().map(|e| EveryCheck {
+                    joins: e.joins.iter().map(|j| j.renamed(rename)).collect(),
+                    left: e.left.renamed(rename),
+                    right: e.right.renamed(rename),
+                }),
+            })),
+        }
+    }
+}
+
+impl Join {
+    fn renamed(&self, rename: &impl Fn(Alias) -> Alias) -> Join {
+        Join {
+            alias: rename(self.alias),
+            source: match &self.source {
+                JoinSource::Table { table, on, visible } => JoinSource::Table {
+                    table: table.clone(),
+                    on: match on {
+                        JoinOn::True => JoinOn::True,
+                        JoinOn::IdEq(t) => JoinOn::IdEq(t.renamed(rename)),
+                        JoinOn::ColumnEq { column, value } => JoinOn::ColumnEq {
+                            column: column.clone(),
+                            value: value.renamed(rename),
+                        },
+                        JoinOn::ArrayContains { column, value } => JoinOn::ArrayContains {
+                            column: column.clone(),
+                            value: value.renamed(rename),
+                        },
+                    },
+                    visible: match visible {
+                        Visibility::Rule(plan) => Visibility::Rule(Box::new(plan.renamed(rename))),
+                        other => other.clone(),
+                    },
+                },
+                JoinSource::JsonEach { array } => JoinSource::JsonEach {
+                    array: array.renamed(rename),
+                },
+            },
+        }
+    }
+}
+
+impl Term {
+    fn renamed(&self, rename: &impl Fn(Alias) -> Alias) -> Term {
+        let boxed = |t: &Term| Box::new(t.renamed(rename));
+        match self {
+            Term::Column { alias, column } => Term::Column {
+                alias: rename(*alias),
+                column: column.clone(),
+            },
+            Term::EachValue(alias) => Term::EachValue(rename(*alias)),
+            Term::Param(_) | Term::Null => self.clone(),
+            Term::JsonPath { base, path } => Term::JsonPath {
+                base: boxed(base),
+                path: path.clone(),
+            },
+            Term::ArrayLength(t) => Term::ArrayLength(boxed(t)),
+            Term::Lower(t) => Term::Lower(boxed(t)),
+            Term::LikeContains(t) => Term::LikeContains(boxed(t)),
+            Term::Changed { sent, new, old } => Term::Changed {
+                sent: boxed(sent),
+                new: boxed(new),
+                old: boxed(old),
+            },
+            Term::WhenTrue { condition, value } => Term::WhenTrue {
+                condition: boxed(condition),
+                value: boxed(value),
+            },
+            Term::GeoDistance(args) => {
+                Term::GeoDistance(Box::new(args.clone().map(|t| t.renamed(rename))))
+            }
+            Term::Strftime(args) => {
+                Term::Strftime(args.iter().map(|t| t.renamed(rename)).collect())
+            }
+        }
+    }
 }

@@ -31,6 +31,9 @@ pub struct ResolveOptions<'a> {
     pub allow_request: bool,
     /// The requester's auth collection, to follow `@request.auth.<relation>...` paths.
     pub auth_collection: Option<&'a Collection>,
+    /// Relation paths only reach records the related collection's list rule shows the
+    /// requester (a non-superuser's own filter).
+    pub respect_list_rules: bool,
 }
 
 /// Resolve `expr`, evaluated for records of `collection`.
@@ -190,6 +193,67 @@ impl<'a> Resolver<'a> {
     fn alias(&mut self) -> Alias {
         let alias = self.next_alias;
         self.next_alias += 1;
+        alias
+    }
+
+    /// The rows of `target` a relation path may reach: everything for superusers and rules,
+    /// otherwise what `target`'s list rule shows the requester.
+    fn visibility(&mut self, target: &Collection, joined: Alias) -> Visibility {
+        if !self.options.respect_list_rules {
+            return Visibility::All;
+        }
+        let Some(rule) = target.rules.list_rule.as_deref() else {
+            return Visibility::Never;
+        };
+        let Ok(parsed) = kb_filter::parse_filter(rule) else {
+            return Visibility::Never;
+        };
+        let Some(expr) = parsed else {
+            return Visibility::All;
+        };
+        let options = ResolveOptions {
+            allow_hidden: true,
+            allow_request: true,
+            auth_collection: self.options.auth_collection,
+            respect_list_rules: false,
+        };
+        let Ok(plan) = resolve_filter(&expr, self.schema, target, &options) else {
+            return Visibility::Never;
+        };
+        // The rule's own aliases move past every alias in use; its main row is the joined row.
+        let offset = self.next_alias;
+        self.next_alias += plan.max_alias() + 1;
+        Visibility::Rule(Box::new(plan.renamed(&|alias| {
+            if alias == MAIN {
+                joined
+            } else {
+                alias + offset
+            }
+        })))
+    }
+
+    /// Join the rows of `target` (once per path), limited to what the requester may see.
+    fn join_collection(
+        &mut self,
+        scope: &mut Scope,
+        key: String,
+        target: &Collection,
+        on: JoinOn,
+    ) -> Alias {
+        if let Some(&alias) = scope.by_key.get(&key) {
+            return alias;
+        }
+        let alias = self.alias();
+        let visible = self.visibility(target, alias);
+        scope.joins.push(Join {
+            alias,
+            source: JoinSource::Table {
+                table: target.name.clone(),
+                on,
+                visible,
+            },
+        });
+        scope.by_key.insert(key, alias);
         alias
     }
 
@@ -370,6 +434,7 @@ impl<'a> Resolver<'a> {
             JoinSource::Table {
                 table: target.name.clone(),
                 on: JoinOn::True,
+                visible: Visibility::All,
             },
         );
         let walk = Walk {
@@ -458,6 +523,7 @@ impl<'a> Resolver<'a> {
                     vec!["auth".into(), "id".into()],
                     RequestRead::Value,
                 )),
+                visible: Visibility::All,
             },
         );
         let walk = Walk {
@@ -526,6 +592,7 @@ impl<'a> Resolver<'a> {
                 JoinSource::Table {
                     table: target.name.clone(),
                     on: JoinOn::IdEq(Term::EachValue(each)),
+                    visible: Visibility::All,
                 },
             );
             (alias, true)
@@ -536,6 +603,7 @@ impl<'a> Resolver<'a> {
                 JoinSource::Table {
                     table: target.name.clone(),
                     on: JoinOn::IdEq(request_param(path, RequestRead::Value)),
+                    visible: Visibility::All,
                 },
             );
             (alias, false)
@@ -607,14 +675,7 @@ impl<'a> Resolver<'a> {
                             .is_ok_and(|idx| idx.is_single_column_unique(&field.name))
                     });
                 walk.key = format!("{}.{name}", walk.key);
-                walk.alias = self.join(
-                    scope,
-                    walk.key.clone(),
-                    JoinSource::Table {
-                        table: source.name.clone(),
-                        on,
-                    },
-                );
+                walk.alias = self.join_collection(scope, walk.key.clone(), source, on);
                 walk.collection = source;
                 walk.multi |= !unique;
                 walk.hops += 1;
@@ -680,14 +741,7 @@ impl<'a> Resolver<'a> {
                     } else {
                         JoinOn::IdEq(column)
                     };
-                    walk.alias = self.join(
-                        scope,
-                        key.clone(),
-                        JoinSource::Table {
-                            table: target.name.clone(),
-                            on,
-                        },
-                    );
+                    walk.alias = self.join_collection(scope, key.clone(), target, on);
                     walk.key = key;
                     walk.collection = target;
                     walk.hops += 1;
@@ -868,6 +922,7 @@ mod tests {
                 allow_hidden: true,
                 allow_request: true,
                 auth_collection: None,
+                respect_list_rules: false,
             },
         )
     }

@@ -10,6 +10,7 @@ use kb_filter::ast::OpKind;
 use kb_query::SortKey;
 use kb_query::plan::{
     Alias, Cond, FilterPlan, Join, JoinOn, JoinSource, ParamSource, Term, Value as PlanValue,
+    Visibility,
 };
 
 use crate::dialect::Dialect;
@@ -261,7 +262,7 @@ impl<'d> Renderer<'d> {
         let d = self.dialect;
         for join in joins {
             match &join.source {
-                JoinSource::Table { table, on } => {
+                JoinSource::Table { table, on, visible } => {
                     self.push(" LEFT JOIN ")
                         .ident(table)
                         .push(" AS ")
@@ -285,6 +286,17 @@ impl<'d> Renderer<'d> {
                             });
                             let value = self.sub(|r| r.term(value));
                             d.array_contains(&array, &value, &mut self.sql);
+                        }
+                    }
+                    match visible {
+                        Visibility::All => {}
+                        Visibility::Never => {
+                            self.push(" AND 1=0");
+                        }
+                        Visibility::Rule(rule) => {
+                            self.push(" AND (");
+                            self.filter(rule);
+                            self.push(")");
                         }
                     }
                 }

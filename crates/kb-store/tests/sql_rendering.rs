@@ -47,6 +47,7 @@ fn render(filter: &str) -> (String, Vec<Param>) {
         allow_hidden: true,
         allow_request: true,
         auth_collection: None,
+        respect_list_rules: false,
     };
     let plan = resolve_filter(&expr, &schema, posts, &options).unwrap();
     let statement = select_records(&Sqlite, posts, &[&plan], &[], None, 0);

@@ -378,3 +378,65 @@ async fn passwords_are_argon2id_and_bcrypt_hashes_still_log_in() {
         200
     );
 }
+
+#[tokio::test]
+async fn relation_filters_only_reach_records_the_related_list_rule_shows() {
+    let app = TestApp::spawn().await;
+    open_users(&app).await;
+    let alice = sign_up(&app, "alice@example.com").await;
+    app.update_record("users", &id_of(&alice), &json!({"name": "alice"}))
+        .await;
+    app.update_collection("users", &json!({"listRule": "id = @request.auth.id"}))
+        .await;
+    app.create_collection(&json!({
+        "name": "posts", "listRule": "",
+        "fields": [
+            {"name": "title", "type": "text"},
+            {"name": "author", "type": "relation", "collectionId": "_pb_users_auth_", "maxSelect": 1}
+        ]
+    }))
+    .await;
+    app.create_record("posts", &json!({"title": "a", "author": id_of(&alice)}))
+        .await;
+    let filter = [("filter", "author.name = 'alice'")];
+    let total = |list: Value| list["totalItems"].clone();
+
+    assert_eq!(
+        total(app.guest().list_ok("posts", &filter).await),
+        0,
+        "guests cannot see users"
+    );
+    let token = token_of(&app, "alice@example.com").await;
+    let alice_client = app.with_token(&token);
+    assert_eq!(
+        total(alice_client.list_ok("posts", &filter).await),
+        1,
+        "alice sees herself"
+    );
+    assert_eq!(
+        total(app.list_ok("posts", &filter).await),
+        1,
+        "superusers see everything"
+    );
+    // sorting by a hidden relation field is allowed, it just sees nothing
+    assert_eq!(
+        total(
+            app.guest()
+                .list_ok("posts", &[("sort", "-author.name")])
+                .await
+        ),
+        1
+    );
+
+    app.update_collection("users", &json!({"listRule": null}))
+        .await;
+    assert_eq!(
+        total(alice_client.list_ok("posts", &filter).await),
+        0,
+        "a locked collection hides all"
+    );
+    // and the rule itself is unaffected: a rule may look through relations freely
+    app.update_collection("posts", &json!({"listRule": "author.name = 'alice'"}))
+        .await;
+    assert_eq!(total(app.guest().list_ok("posts", &[]).await), 1);
+}
