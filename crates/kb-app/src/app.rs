@@ -126,6 +126,8 @@ pub struct App {
     rules: Mutex<RuleCache>,
     /// Serialises schema changes, so each one starts from the schema the previous produced.
     pub(crate) schema_change: tokio::sync::Mutex<()>,
+    /// Account emails go out through here, in the background.
+    pub(crate) outbox: kb_mail::Outbox,
 }
 
 impl App {
@@ -158,12 +160,15 @@ impl App {
         } else {
             collections
         };
+        let settings = settings.unwrap_or_default();
+        let outbox = kb_mail::Outbox::new(crate::account::mailer_for(&settings));
         Ok(Arc::new(App {
             store,
             schema: ArcSwap::from_pointee(Schema::new(collections, 1)),
-            settings: ArcSwap::from_pointee(settings.unwrap_or_default()),
+            settings: ArcSwap::from_pointee(settings),
             rules: Mutex::new(RuleCache::default()),
             schema_change: tokio::sync::Mutex::new(()),
+            outbox,
         }))
     }
 
@@ -182,7 +187,14 @@ impl App {
     }
 
     pub(crate) fn replace_settings(&self, settings: Settings) {
+        self.outbox
+            .replace_mailer(crate::account::mailer_for(&settings));
         self.settings.store(Arc::new(settings));
+    }
+
+    /// Recent email delivery failures (they are also logged).
+    pub fn mail_failures(&self) -> Vec<kb_mail::Failure> {
+        self.outbox.failures()
     }
 
     pub async fn close(&self) {

@@ -45,7 +45,7 @@ fn equals(field: &str, value: &str) -> FilterPlan {
     }
 }
 
-fn find_by(
+pub(crate) fn find_by(
     reader: &mut dyn Reader,
     collection: &Collection,
     field: &str,
@@ -120,6 +120,8 @@ impl App {
             collection_id: collection.id.clone(),
             kind: tokens::AUTH.into(),
             refreshable: Some(refreshable),
+            email: None,
+            new_email: None,
             exp: tokens::expiry(duration),
         };
         tokens::sign(

@@ -2,6 +2,7 @@
 //! collections under their rules, settings, password auth and tokens. It talks to storage
 //! only through `kb_store::Store`.
 
+mod account;
 mod app;
 mod auth;
 mod auth_records;

@@ -13,10 +13,19 @@ pub struct Claims {
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub refreshable: Option<bool>,
+    /// The address a verification, password-reset or email-change token was issued for.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub email: Option<String>,
+    /// The address an email-change token moves the record to.
+    #[serde(rename = "newEmail", skip_serializing_if = "Option::is_none", default)]
+    pub new_email: Option<String>,
     pub exp: i64,
 }
 
 pub const AUTH: &str = "auth";
+pub const VERIFICATION: &str = "verification";
+pub const PASSWORD_RESET: &str = "passwordReset";
+pub const EMAIL_CHANGE: &str = "emailChange";
 
 pub fn sign(claims: &Claims, key: &str) -> Result<String, String> {
     jsonwebtoken::encode(
@@ -64,6 +73,8 @@ mod tests {
             collection_id: "pbc_1".into(),
             kind: AUTH.into(),
             refreshable: Some(true),
+            email: None,
+            new_email: None,
             exp,
         }
     }

@@ -160,6 +160,39 @@ pub async fn impersonate(
     json_ok(auth.to_json(), &params)
 }
 
+/// The account email endpoints: a JSON body in, 204 out.
+macro_rules! account_endpoint {
+    ($name:ident, $method:ident) => {
+        pub async fn $name(
+            State(app): AppState,
+            Path(collection): Path<String>,
+            body: JsonBody,
+        ) -> ApiResult<Response> {
+            let body = body.object(LOAD_ERROR)?;
+            app.$method(&collection, &body).await?;
+            Ok(no_content())
+        }
+    };
+}
+
+account_endpoint!(request_verification, request_verification);
+account_endpoint!(confirm_verification, confirm_verification);
+account_endpoint!(request_password_reset, request_password_reset);
+account_endpoint!(confirm_password_reset, confirm_password_reset);
+account_endpoint!(confirm_email_change, confirm_email_change);
+
+pub async fn request_email_change(
+    State(app): AppState,
+    Auth(requester): Auth,
+    Path(collection): Path<String>,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    let body = body.object(LOAD_ERROR)?;
+    app.request_email_change(&requester, &collection, &body)
+        .await?;
+    Ok(no_content())
+}
+
 pub async fn auth_refresh(
     State(app): AppState,
     Auth(requester): Auth,

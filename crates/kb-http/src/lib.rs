@@ -51,6 +51,30 @@ pub fn router(app: Arc<App>) -> Router {
             get(auth_methods),
         )
         .route(
+            "/api/collections/{collection}/request-verification",
+            post(request_verification),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-verification",
+            post(confirm_verification),
+        )
+        .route(
+            "/api/collections/{collection}/request-password-reset",
+            post(request_password_reset),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-password-reset",
+            post(confirm_password_reset),
+        )
+        .route(
+            "/api/collections/{collection}/request-email-change",
+            post(request_email_change),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-email-change",
+            post(confirm_email_change),
+        )
+        .route(
             "/api/collections/{collection}/impersonate/{id}",
             post(impersonate),
         )

@@ -5,6 +5,7 @@
 mod helpers;
 mod process;
 
+mod account_emails;
 mod auth;
 mod bad_input;
 mod cli;

@@ -1,0 +1,511 @@
+//! Account emails: verification, password reset and email change. Each request answers the
+//! same whether or not the address belongs to an account (no enumeration); the mail goes
+//! out in the background through the outbox.
+
+use std::sync::Arc;
+
+use kb_core::collection::{EmailTemplate, TokenConfig};
+use kb_core::settings::Settings;
+use kb_core::{Collection, FieldError, ValidationErrors};
+use kb_mail::{Address, Mailer, Message, SmtpAuthMethod, SmtpConfig, SmtpMailer};
+use kb_store::{RequestInfo, Row};
+use serde_json::{Map, Value};
+
+use crate::app::{App, Requester};
+use crate::error::{AppError, AppResult};
+use crate::password;
+use crate::system::{self, SUPERUSERS_ID};
+use crate::tokens::{self, Claims};
+
+/// The mailer the settings ask for; with SMTP off, every send fails with a logged reason.
+pub(crate) fn mailer_for(settings: &Settings) -> Arc<dyn Mailer> {
+    let smtp = &settings.smtp;
+    if !smtp.enabled {
+        return Arc::new(SmtpOff);
+    }
+    let config = SmtpConfig {
+        host: smtp.host.clone(),
+        port: u16::try_from(smtp.port).unwrap_or(587),
+        username: smtp.username.clone(),
+        password: smtp.password.clone(),
+        auth_method: smtp.auth_method.parse().unwrap_or(SmtpAuthMethod::Plain),
+        tls: smtp.tls,
+        local_name: smtp.local_name.clone(),
+        sender_name: settings.meta.sender_name.clone(),
+        sender_address: settings.meta.sender_address.clone(),
+        ..SmtpConfig::default()
+    };
+    match SmtpMailer::new(config) {
+        Ok(mailer) => Arc::new(mailer),
+        Err(error) => {
+            tracing::error!(%error, "the SMTP settings are unusable; emails will fail");
+            Arc::new(SmtpOff)
+        }
+    }
+}
+
+/// The mailer while SMTP is disabled.
+struct SmtpOff;
+
+impl Mailer for SmtpOff {
+    fn send(&self, _message: Message) -> kb_mail::BoxFuture<'_, Result<(), kb_mail::MailError>> {
+        Box::pin(async {
+            Err(kb_mail::MailError::Config(
+                "SMTP is not enabled in the settings".into(),
+            ))
+        })
+    }
+}
+
+fn field_text<'a>(body: &'a Map<String, Value>, key: &str) -> &'a str {
+    body.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn invalid(key: &str, error: FieldError) -> AppError {
+    AppError::invalid(
+        "An error occurred while validating the submitted data.",
+        ValidationErrors::single(key, error),
+    )
+}
+
+fn invalid_token() -> AppError {
+    invalid(
+        "token",
+        FieldError::new("validation_invalid_token", "Invalid or expired token."),
+    )
+}
+
+/// A submitted email address: present and well formed.
+fn email_field(body: &Map<String, Value>, key: &str) -> AppResult<String> {
+    let email = field_text(body, key).trim().to_owned();
+    if email.is_empty() {
+        return Err(invalid(key, FieldError::required()));
+    }
+    let probe = kb_core::Field::new(key, kb_core::FieldKind::Email(Default::default()));
+    kb_core::value::validate(&probe, &Value::String(email.clone())).map_err(|e| invalid(key, e))?;
+    Ok(email)
+}
+
+fn text_of(row: &Row, key: &str) -> String {
+    row.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl App {
+    fn find_by_email(
+        &self,
+        collection: &Arc<Collection>,
+        email: &str,
+    ) -> impl Future<Output = AppResult<Option<Row>>> + use<> {
+        let (target, email) = (collection.clone(), email.to_owned());
+        let store = self.store.clone();
+        async move {
+            store
+                .read(move |r| {
+                    let rows = crate::auth::find_by(r, &target, "email", &email)?;
+                    Ok::<_, AppError>(rows)
+                })
+                .await
+        }
+    }
+
+    fn account_collection(&self, id_or_name: &str) -> AppResult<Arc<Collection>> {
+        let collection = self
+            .schema()
+            .get(id_or_name)
+            .cloned()
+            .filter(|c| c.is_auth())
+            .ok_or_else(|| {
+                AppError::NotFound("Missing or invalid auth collection context.".into())
+            })?;
+        Ok(collection)
+    }
+
+    /// A token of `kind` for `record`, signed with its token key and the collection's secret
+    /// for that kind.
+    fn account_token(
+        &self,
+        collection: &Collection,
+        record: &Row,
+        kind: &str,
+        config: &TokenConfig,
+        new_email: Option<String>,
+    ) -> AppResult<String> {
+        let claims = Claims {
+            id: text_of(record, "id"),
+            collection_id: collection.id.clone(),
+            kind: kind.to_owned(),
+            refreshable: None,
+            email: Some(text_of(record, "email")),
+            new_email,
+            exp: tokens::expiry(config.duration),
+        };
+        tokens::sign(
+            &claims,
+            &format!("{}{}", text_of(record, "tokenKey"), config.secret),
+        )
+        .map_err(AppError::Internal)
+    }
+
+    /// The record a token of `kind` belongs to, if the token is genuine, unexpired and still
+    /// matches the record's email.
+    async fn redeem(
+        &self,
+        collection: &Arc<Collection>,
+        token: &str,
+        kind: &str,
+        secret: impl Fn(&Collection) -> Option<String>,
+    ) -> AppResult<(Row, Claims)> {
+        let claims = tokens::unverified(token)
+            .filter(|c| c.kind == kind && c.collection_id == collection.id)
+            .ok_or_else(invalid_token)?;
+        let (target, id) = (collection.clone(), claims.id.clone());
+        let record = self
+            .store
+            .read(move |r| Ok::<_, AppError>(r.get(&target, &id, &[], &RequestInfo::default())?))
+            .await?
+            .ok_or_else(invalid_token)?;
+        let secret = secret(collection).ok_or_else(invalid_token)?;
+        let verified = tokens::verify(
+            token,
+            &format!("{}{}", text_of(&record, "tokenKey"), secret),
+        )
+        .ok_or_else(invalid_token)?;
+        if verified.email.as_deref() != Some(text_of(&record, "email").as_str()) {
+            return Err(invalid_token());
+        }
+        Ok((record, verified))
+    }
+
+    /// Render a collection email template for `record` and queue it to `to`.
+    fn send_template(
+        &self,
+        record: &Row,
+        template: &EmailTemplate,
+        to: &str,
+        extra: &[(&str, &str)],
+    ) {
+        let settings = self.settings();
+        let mut owned: Vec<(String, String)> = vec![
+            ("APP_NAME".into(), settings.meta.app_name.clone()),
+            (
+                "APP_URL".into(),
+                settings.meta.app_url.trim_end_matches('/').to_owned(),
+            ),
+        ];
+        owned.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        for (key, value) in record {
+            if let Some(text) = value.as_str()
+                && key != "password"
+                && key != "tokenKey"
+            {
+                owned.push((format!("RECORD:{key}"), text.to_owned()));
+            }
+        }
+        let vars: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let message = Message::new(
+            Address::email(to),
+            kb_mail::render_plain(&template.subject, &vars),
+            kb_mail::render_template_raw(&template.body, &vars, &["APP_URL"]),
+        );
+        if self.outbox.enqueue(message).is_err() {
+            tracing::error!(
+                recipient = to,
+                "the mail outbox is full; an account email was dropped"
+            );
+        }
+    }
+
+    /// Store changed fields of an account record (a fresh read inside the transaction, so
+    /// nothing else the record holds is overwritten).
+    async fn update_account(
+        &self,
+        collection: &Arc<Collection>,
+        id: &str,
+        changes: Map<String, Value>,
+    ) -> AppResult<()> {
+        let (target, id) = (collection.clone(), id.to_owned());
+        self.store
+            .write(move |w| {
+                let mut row = w
+                    .get(&target, &id, &[], &RequestInfo::default())?
+                    .ok_or_else(AppError::not_found)?;
+                row.extend(changes);
+                row.insert("updated".into(), Value::String(kb_core::datetime::now()));
+                w.update(&target, &id, &row).map_err(|e| match e {
+                    kb_store::StoreError::Unique { .. } => invalid(
+                        "email",
+                        FieldError::new("validation_not_unique", "Value must be unique."),
+                    ),
+                    other => other.into(),
+                })?;
+                Ok::<_, AppError>(())
+            })
+            .await
+    }
+
+    pub async fn request_verification(
+        &self,
+        collection: &str,
+        body: &Map<String, Value>,
+    ) -> AppResult<()> {
+        let collection = self.account_collection(collection)?;
+        if collection.id == SUPERUSERS_ID {
+            return Err(AppError::bad_request(
+                "All superusers are verified by default.",
+            ));
+        }
+        let email = email_field(body, "email")?;
+        let Some(record) = self.find_by_email(&collection, &email).await? else {
+            return Ok(());
+        };
+        if record.get("verified").and_then(Value::as_bool) == Some(true) {
+            return Ok(());
+        }
+        let options = collection.auth_options().ok_or_else(AppError::not_found)?;
+        let token = self.account_token(
+            &collection,
+            &record,
+            tokens::VERIFICATION,
+            &options.verification_token,
+            None,
+        )?;
+        self.send_template(
+            &record,
+            &options.verification_template,
+            &email,
+            &[("TOKEN", &token)],
+        );
+        Ok(())
+    }
+
+    pub async fn confirm_verification(
+        &self,
+        collection: &str,
+        body: &Map<String, Value>,
+    ) -> AppResult<()> {
+        let collection = self.account_collection(collection)?;
+        let token = field_text(body, "token");
+        if token.is_empty() {
+            return Err(invalid("token", FieldError::required()));
+        }
+        let (record, _) = self
+            .redeem(&collection, token, tokens::VERIFICATION, |c| {
+                c.auth_options()
+                    .map(|o| o.verification_token.secret.clone())
+            })
+            .await?;
+        let mut changes = Map::new();
+        changes.insert("verified".into(), Value::Bool(true));
+        self.update_account(&collection, &text_of(&record, "id"), changes)
+            .await
+    }
+
+    pub async fn request_password_reset(
+        &self,
+        collection: &str,
+        body: &Map<String, Value>,
+    ) -> AppResult<()> {
+        let collection = self.account_collection(collection)?;
+        let options = collection.auth_options().ok_or_else(AppError::not_found)?;
+        if !options.password_auth.enabled {
+            return Err(AppError::bad_request(
+                "The collection is not configured to allow password authentication.",
+            ));
+        }
+        let email = email_field(body, "email")?;
+        let Some(record) = self.find_by_email(&collection, &email).await? else {
+            return Ok(());
+        };
+        let token = self.account_token(
+            &collection,
+            &record,
+            tokens::PASSWORD_RESET,
+            &options.password_reset_token,
+            None,
+        )?;
+        self.send_template(
+            &record,
+            &options.reset_password_template,
+            &email,
+            &[("TOKEN", &token)],
+        );
+        Ok(())
+    }
+
+    pub async fn confirm_password_reset(
+        &self,
+        collection: &str,
+        body: &Map<String, Value>,
+    ) -> AppResult<()> {
+        let collection = self.account_collection(collection)?;
+        let (token, new_password, confirm) = (
+            field_text(body, "token"),
+            field_text(body, "password"),
+            field_text(body, "passwordConfirm"),
+        );
+        let mut errors = ValidationErrors::new();
+        if token.is_empty() {
+            errors.add("token", FieldError::required());
+        }
+        match collection.field("password") {
+            Some(field) if !new_password.is_empty() => {
+                if let Err(e) =
+                    kb_core::value::validate(field, &Value::String(new_password.to_owned()))
+                {
+                    errors.add("password", e);
+                }
+            }
+            _ => errors.add("password", FieldError::required()),
+        }
+        if confirm != new_password {
+            errors.add(
+                "passwordConfirm",
+                FieldError::new("validation_values_mismatch", "Values don't match."),
+            );
+        }
+        if !errors.is_empty() {
+            return Err(AppError::invalid(
+                "An error occurred while validating the submitted data.",
+                errors,
+            ));
+        }
+        let (record, claims) = self
+            .redeem(&collection, token, tokens::PASSWORD_RESET, |c| {
+                c.auth_options()
+                    .map(|o| o.password_reset_token.secret.clone())
+            })
+            .await?;
+        let plain = new_password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&plain))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(AppError::Internal)?;
+        let mut changes = Map::new();
+        changes.insert("password".into(), Value::String(hash));
+        changes.insert("tokenKey".into(), Value::String(system::new_token_key()));
+        if claims.email.as_deref() == Some(text_of(&record, "email").as_str()) {
+            changes.insert("verified".into(), Value::Bool(true));
+        }
+        self.update_account(&collection, &text_of(&record, "id"), changes)
+            .await
+    }
+
+    pub async fn request_email_change(
+        &self,
+        requester: &Requester,
+        collection: &str,
+        body: &Map<String, Value>,
+    ) -> AppResult<()> {
+        let collection = self.account_collection(collection)?;
+        let Requester::Auth {
+            collection: own,
+            record,
+        } = requester
+        else {
+            return Err(AppError::Unauthorized(
+                "The request requires valid record authorization token.".into(),
+            ));
+        };
+        if own.id != collection.id {
+            return Err(AppError::Forbidden(format!(
+                "The request requires auth record from {} collection.",
+                own.name
+            )));
+        }
+        if collection.id == SUPERUSERS_ID {
+            return Err(AppError::bad_request(
+                "Superusers can change their emails directly.",
+            ));
+        }
+        let new_email = email_field(body, "newEmail")?;
+        if new_email.eq_ignore_ascii_case(&text_of(record, "email"))
+            || self.find_by_email(&collection, &new_email).await?.is_some()
+        {
+            return Err(invalid(
+                "newEmail",
+                FieldError::new("validation_invalid_new_email", "Invalid new email address."),
+            ));
+        }
+        let options = collection.auth_options().ok_or_else(AppError::not_found)?;
+        let token = self.account_token(
+            &collection,
+            record,
+            tokens::EMAIL_CHANGE,
+            &options.email_change_token,
+            Some(new_email.clone()),
+        )?;
+        self.send_template(
+            record,
+            &options.confirm_email_change_template,
+            &new_email,
+            &[("TOKEN", &token)],
+        );
+        Ok(())
+    }
+
+    pub async fn confirm_email_change(
+        &self,
+        collection: &str,
+        body: &Map<String, Value>,
+    ) -> AppResult<()> {
+        let collection = self.account_collection(collection)?;
+        let (token, given_password) = (field_text(body, "token"), field_text(body, "password"));
+        let mut errors = ValidationErrors::new();
+        if token.is_empty() {
+            errors.add("token", FieldError::required());
+        }
+        if given_password.is_empty() {
+            errors.add("password", FieldError::required());
+        }
+        if !errors.is_empty() {
+            return Err(AppError::invalid(
+                "An error occurred while validating the submitted data.",
+                errors,
+            ));
+        }
+        let (record, claims) = self
+            .redeem(&collection, token, tokens::EMAIL_CHANGE, |c| {
+                c.auth_options()
+                    .map(|o| o.email_change_token.secret.clone())
+            })
+            .await?;
+        let new_email = claims.new_email.filter(|e| !e.is_empty()).ok_or_else(|| {
+            invalid(
+                "token",
+                FieldError::new(
+                    "validation_invalid_token_payload",
+                    "Invalid token payload - newEmail must be set.",
+                ),
+            )
+        })?;
+        let (plain, stored) = (given_password.to_owned(), text_of(&record, "password"));
+        let matches = tokio::task::spawn_blocking(move || password::verify(&plain, &stored))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        if !matches {
+            return Err(invalid(
+                "password",
+                FieldError::new(
+                    "validation_invalid_password",
+                    "Missing or invalid password.",
+                ),
+            ));
+        }
+        let mut changes = Map::new();
+        changes.insert("email".into(), Value::String(new_email));
+        changes.insert("verified".into(), Value::Bool(true));
+        changes.insert("tokenKey".into(), Value::String(system::new_token_key()));
+        self.update_account(&collection, &text_of(&record, "id"), changes)
+            .await
+    }
+}

@@ -1,0 +1,323 @@
+//! Account emails through a real SMTP server (the test sink): verification, password reset
+//! and email change, each from request to confirmation, with tokens read from the mail.
+
+use std::time::Duration;
+
+use kb_mail::testing::SmtpSink;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const PASSWORD: &str = "user-password-1";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A server whose SMTP settings point at a fresh sink, with an open `users` collection.
+async fn app_with_mail() -> (TestApp, SmtpSink) {
+    let app = TestApp::spawn().await;
+    let sink = SmtpSink::start().await;
+    let (status, body) = app
+        .patch_json(
+            "/api/settings",
+            &json!({
+                "smtp": {"enabled": true, "host": sink.host(), "port": sink.port(), "tls": false},
+                "meta": {"appName": "Harbor", "appURL": "https://harbor.example/", "senderAddress": "noreply@harbor.example", "senderName": "Harbor"}
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    app.update_collection(
+        "users",
+        &json!({"listRule": "", "viewRule": "", "createRule": "", "updateRule": "id = @request.auth.id"}),
+    )
+    .await;
+    (app, sink)
+}
+
+async fn sign_up(app: &TestApp, email: &str) -> Value {
+    let (status, body) = app
+        .guest()
+        .try_create(
+            "users",
+            &json!({"email": email, "password": PASSWORD, "passwordConfirm": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// The JWT in a mail's text (links render as `[label](url)` there).
+fn token_in(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || "()[]\"'<>/".contains(c))
+        .find(|part| part.starts_with("eyJ") && part.matches('.').count() == 2)
+        .unwrap_or_else(|| panic!("no token in mail: {text}"))
+        .to_owned()
+}
+
+async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    app.guest()
+        .post_json(&format!("/api/collections/users/{path}"), &body)
+        .await
+}
+
+#[tokio::test]
+async fn verification_round_trip() {
+    let (app, sink) = app_with_mail().await;
+    let user = sign_up(&app, "vera@example.com").await;
+    assert_eq!(
+        post(
+            &app,
+            "request-verification",
+            json!({"email": "vera@example.com"})
+        )
+        .await
+        .0,
+        204
+    );
+    let mail = sink.next_message(WAIT).await.expect("a verification mail");
+    assert_eq!(mail.subject, "Verify your Harbor email");
+    assert_eq!(mail.to[0].email, "vera@example.com");
+    let text = mail.text.clone().unwrap_or_default();
+    assert!(
+        text.contains("https://harbor.example/_/#/auth/confirm-verification/"),
+        "{text}"
+    );
+    assert!(!text.contains('{'), "every placeholder is replaced: {text}");
+    let token = token_in(&text);
+    let claims = jwt_payload(&token);
+    assert_eq!(claims["type"], "verification");
+    assert_eq!(claims["email"], "vera@example.com");
+
+    assert_eq!(
+        post(&app, "confirm-verification", json!({"token": token}))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        app.view_ok("users", &id_of(&user), &[]).await["verified"],
+        true
+    );
+
+    // unknown addresses get the same answer and no mail
+    assert_eq!(
+        post(
+            &app,
+            "request-verification",
+            json!({"email": "nobody@example.com"})
+        )
+        .await
+        .0,
+        204
+    );
+    let data = assert_error(
+        &post(&app, "confirm-verification", json!({"token": "garbage"})).await,
+        400,
+        "An error occurred while validating the submitted data.",
+    );
+    assert_eq!(data["token"]["code"], "validation_invalid_token");
+    let data = assert_error(
+        &post(
+            &app,
+            "request-verification",
+            json!({"email": "not-an-email"}),
+        )
+        .await,
+        400,
+        "An error occurred while validating the submitted data.",
+    );
+    assert_eq!(data["email"]["code"], "validation_is_email");
+    assert!(
+        sink.next_message(Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn password_reset_round_trip_revokes_old_tokens() {
+    let (app, sink) = app_with_mail().await;
+    sign_up(&app, "rita@example.com").await;
+    let (_, auth) = app
+        .guest()
+        .auth_with_password("users", "rita@example.com", PASSWORD)
+        .await;
+    let old_token = auth["token"].as_str().unwrap().to_owned();
+
+    assert_eq!(
+        post(
+            &app,
+            "request-password-reset",
+            json!({"email": "rita@example.com"})
+        )
+        .await
+        .0,
+        204
+    );
+    let mail = sink.next_message(WAIT).await.expect("a reset mail");
+    assert_eq!(mail.subject, "Reset your Harbor password");
+    let token = token_in(&mail.text.unwrap_or_default());
+
+    let data = assert_error(
+        &post(
+            &app,
+            "confirm-password-reset",
+            json!({"token": token, "password": "new-password-9", "passwordConfirm": "different-9"}),
+        )
+        .await,
+        400,
+        "An error occurred while validating the submitted data.",
+    );
+    assert_eq!(
+        data["passwordConfirm"]["code"],
+        "validation_values_mismatch"
+    );
+    assert_eq!(
+        post(
+            &app,
+            "confirm-password-reset",
+            json!({"token": token, "password": "new-password-9", "passwordConfirm": "new-password-9"}),
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        app.guest()
+            .auth_with_password("users", "rita@example.com", "new-password-9")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        app.guest()
+            .auth_with_password("users", "rita@example.com", PASSWORD)
+            .await
+            .0,
+        400
+    );
+    let (status, _) = app
+        .with_token(&old_token)
+        .post_json("/api/collections/users/auth-refresh", &json!({}))
+        .await;
+    assert_eq!(status, 401, "the reset revoked earlier tokens");
+    // the reset token was bound to the old token key: it cannot be used twice
+    let data = assert_error(
+        &post(
+            &app,
+            "confirm-password-reset",
+            json!({"token": token, "password": "third-password-9", "passwordConfirm": "third-password-9"}),
+        )
+        .await,
+        400,
+        "An error occurred while validating the submitted data.",
+    );
+    assert_eq!(data["token"]["code"], "validation_invalid_token");
+}
+
+#[tokio::test]
+async fn email_change_round_trip() {
+    let (app, sink) = app_with_mail().await;
+    let user = sign_up(&app, "olga@example.com").await;
+    let (_, auth) = app
+        .guest()
+        .auth_with_password("users", "olga@example.com", PASSWORD)
+        .await;
+    let owner = app.with_token(auth["token"].as_str().unwrap());
+
+    let (status, _) = app
+        .guest()
+        .post_json(
+            "/api/collections/users/request-email-change",
+            &json!({"newEmail": "x@example.com"}),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, body) = owner
+        .post_json(
+            "/api/collections/users/request-email-change",
+            &json!({"newEmail": "olga@new.example"}),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let mail = sink.next_message(WAIT).await.expect("an email-change mail");
+    assert_eq!(
+        mail.to[0].email, "olga@new.example",
+        "the mail goes to the new address"
+    );
+    assert_eq!(mail.subject, "Confirm your Harbor new email address");
+    let token = token_in(&mail.text.unwrap_or_default());
+    assert_eq!(jwt_payload(&token)["newEmail"], "olga@new.example");
+
+    let data = assert_error(
+        &post(
+            &app,
+            "confirm-email-change",
+            json!({"token": token, "password": "wrong-password"}),
+        )
+        .await,
+        400,
+        "An error occurred while validating the submitted data.",
+    );
+    assert_eq!(data["password"]["code"], "validation_invalid_password");
+    assert_eq!(
+        post(
+            &app,
+            "confirm-email-change",
+            json!({"token": token, "password": PASSWORD})
+        )
+        .await
+        .0,
+        204
+    );
+    let record = app.view_ok("users", &id_of(&user), &[]).await;
+    assert_eq!(record["email"], "olga@new.example");
+    assert_eq!(record["verified"], true);
+    assert_eq!(
+        app.guest()
+            .auth_with_password("users", "olga@new.example", PASSWORD)
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn delivery_failures_are_kept_not_swallowed() {
+    let (app, sink) = app_with_mail().await;
+    sign_up(&app, "fred@example.com").await;
+    sink.fail_next(1);
+    assert_eq!(
+        post(
+            &app,
+            "request-password-reset",
+            json!({"email": "fred@example.com"})
+        )
+        .await
+        .0,
+        204,
+        "the request does not wait for the mail"
+    );
+    let server = app.app.clone();
+    let mut failures = Vec::new();
+    for _ in 0..100 {
+        failures = server.mail_failures();
+        if !failures.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(failures.len(), 1, "the failed delivery is recorded");
+    assert_eq!(failures[0].recipients, "fred@example.com");
+    // the outbox keeps working
+    assert_eq!(
+        post(
+            &app,
+            "request-password-reset",
+            json!({"email": "fred@example.com"})
+        )
+        .await
+        .0,
+        204
+    );
+    assert!(sink.next_message(WAIT).await.is_some());
+}
