@@ -111,18 +111,6 @@ impl App {
         }
     }
 
-    fn account_collection(&self, id_or_name: &str) -> AppResult<Arc<Collection>> {
-        let collection = self
-            .schema()
-            .get(id_or_name)
-            .cloned()
-            .filter(|c| c.is_auth())
-            .ok_or_else(|| {
-                AppError::NotFound("Missing or invalid auth collection context.".into())
-            })?;
-        Ok(collection)
-    }
-
     /// A token of `kind` for `record`, signed with its token key and the collection's secret
     /// for that kind.
     fn account_token(
@@ -258,7 +246,7 @@ impl App {
         collection: &str,
         body: &Map<String, Value>,
     ) -> AppResult<()> {
-        let collection = self.account_collection(collection)?;
+        let collection = self.auth_collection(collection)?;
         if collection.id == SUPERUSERS_ID {
             return Err(AppError::bad_request(
                 "All superusers are verified by default.",
@@ -293,7 +281,7 @@ impl App {
         collection: &str,
         body: &Map<String, Value>,
     ) -> AppResult<()> {
-        let collection = self.account_collection(collection)?;
+        let collection = self.auth_collection(collection)?;
         let token = field_text(body, "token");
         if token.is_empty() {
             return Err(invalid("token", FieldError::required()));
@@ -315,7 +303,7 @@ impl App {
         collection: &str,
         body: &Map<String, Value>,
     ) -> AppResult<()> {
-        let collection = self.account_collection(collection)?;
+        let collection = self.auth_collection(collection)?;
         let options = collection.auth_options().ok_or_else(AppError::not_found)?;
         if !options.password_auth.enabled {
             return Err(AppError::bad_request(
@@ -347,7 +335,7 @@ impl App {
         collection: &str,
         body: &Map<String, Value>,
     ) -> AppResult<()> {
-        let collection = self.account_collection(collection)?;
+        let collection = self.auth_collection(collection)?;
         let (token, new_password, confirm) = (
             field_text(body, "token"),
             field_text(body, "password"),
@@ -406,7 +394,7 @@ impl App {
         collection: &str,
         body: &Map<String, Value>,
     ) -> AppResult<()> {
-        let collection = self.account_collection(collection)?;
+        let collection = self.auth_collection(collection)?;
         let Requester::Auth {
             collection: own,
             record,
@@ -458,7 +446,7 @@ impl App {
         collection: &str,
         body: &Map<String, Value>,
     ) -> AppResult<()> {
-        let collection = self.account_collection(collection)?;
+        let collection = self.auth_collection(collection)?;
         let (token, given_password) = (field_text(body, "token"), field_text(body, "password"));
         let mut errors = ValidationErrors::new();
         if token.is_empty() {

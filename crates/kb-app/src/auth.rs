@@ -73,12 +73,11 @@ fn auth_collection_context() -> AppError {
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3Yh2qZ1m3J1G8m0cC7O0m0o9wJk5f3mS3mZcL8m6aVQ";
 
 impl App {
-    fn auth_collection(&self, id_or_name: &str) -> AppResult<Arc<Collection>> {
-        let collection = self
-            .schema()
-            .get(id_or_name)
-            .cloned()
-            .ok_or_else(auth_collection_context)?;
+    pub(crate) fn auth_collection(&self, id_or_name: &str) -> AppResult<Arc<Collection>> {
+        let collection =
+            self.schema().get(id_or_name).cloned().ok_or_else(|| {
+                AppError::NotFound("Missing or invalid collection context.".into())
+            })?;
         if !collection.is_auth() {
             return Err(auth_collection_context());
         }
@@ -173,7 +172,9 @@ impl App {
                     FieldError::new(
                         "validation_length_out_of_range",
                         "The length must be between 1 and 255.",
-                    ),
+                    )
+                    .with_param("max", 255)
+                    .with_param("min", 1),
                 );
             }
         }

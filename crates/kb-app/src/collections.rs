@@ -457,6 +457,14 @@ impl App {
             Some(old) => {
                 serde_json::to_value(old).map_err(|e| AppError::Internal(e.to_string()))?
             }
+            // A new auth collection starts from the default auth options (password login
+            // on, token durations and secrets, templates); the body overrides them.
+            None if body.get("type").and_then(Value::as_str) == Some("auth") => {
+                let mut defaults = serde_json::to_value(system::default_auth_options(432000))
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                defaults["type"] = json!("auth");
+                defaults
+            }
             None => json!({"type": "base"}),
         };
         // A null option means "the default"; dropping them lets a field keep options of

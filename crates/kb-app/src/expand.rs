@@ -169,7 +169,12 @@ pub(crate) fn expand_records(
     request: &RequestInfo,
     to_json: &dyn Fn(&Collection, &Row) -> Map<String, Value>,
 ) -> Result<(), StoreError> {
-    if nodes.is_empty() {
+    // Like PocketBase: no `expand` key when nothing may be expanded (only superusers may see
+    // the related records), an empty one when something was attempted.
+    if nodes
+        .iter()
+        .all(|n| matches!(n.access, Access::SuperusersOnly))
+    {
         return Ok(());
     }
     for record in records.iter_mut() {

@@ -198,18 +198,27 @@ impl<'a> Resolver<'a> {
 
     /// The rows of `target` a relation path may reach: everything for superusers and rules,
     /// otherwise what `target`'s list rule shows the requester.
-    fn visibility(&mut self, target: &Collection, joined: Alias) -> Visibility {
+    fn visibility(
+        &mut self,
+        target: &Collection,
+        joined: Alias,
+    ) -> Result<Visibility, ResolveError> {
         if !self.options.respect_list_rules {
-            return Visibility::All;
+            return Ok(Visibility::All);
         }
         let Some(rule) = target.rules.list_rule.as_deref() else {
-            return Visibility::Never;
+            // As PocketBase: a locked collection cannot be filtered through at all.
+            return fail(format!(
+                "only superusers can filter by the records of {}",
+                target.name
+            ));
         };
+        // A stored rule that no longer compiles shows nothing.
         let Ok(parsed) = kb_filter::parse_filter(rule) else {
-            return Visibility::Never;
+            return Ok(Visibility::Never);
         };
         let Some(expr) = parsed else {
-            return Visibility::All;
+            return Ok(Visibility::All);
         };
         let options = ResolveOptions {
             allow_hidden: true,
@@ -218,18 +227,18 @@ impl<'a> Resolver<'a> {
             respect_list_rules: false,
         };
         let Ok(plan) = resolve_filter(&expr, self.schema, target, &options) else {
-            return Visibility::Never;
+            return Ok(Visibility::Never);
         };
         // The rule's own aliases move past every alias in use; its main row is the joined row.
         let offset = self.next_alias;
         self.next_alias += plan.max_alias() + 1;
-        Visibility::Rule(Box::new(plan.renamed(&|alias| {
+        Ok(Visibility::Rule(Box::new(plan.renamed(&|alias| {
             if alias == MAIN {
                 joined
             } else {
                 alias + offset
             }
-        })))
+        }))))
     }
 
     /// Join the rows of `target` (once per path), limited to what the requester may see.
@@ -239,12 +248,12 @@ impl<'a> Resolver<'a> {
         key: String,
         target: &Collection,
         on: JoinOn,
-    ) -> Alias {
+    ) -> Result<Alias, ResolveError> {
         if let Some(&alias) = scope.by_key.get(&key) {
-            return alias;
+            return Ok(alias);
         }
         let alias = self.alias();
-        let visible = self.visibility(target, alias);
+        let visible = self.visibility(target, alias)?;
         scope.joins.push(Join {
             alias,
             source: JoinSource::Table {
@@ -254,7 +263,7 @@ impl<'a> Resolver<'a> {
             },
         });
         scope.by_key.insert(key, alias);
-        alias
+        Ok(alias)
     }
 
     fn join(&mut self, scope: &mut Scope, key: String, source: JoinSource) -> Alias {
@@ -675,7 +684,7 @@ impl<'a> Resolver<'a> {
                             .is_ok_and(|idx| idx.is_single_column_unique(&field.name))
                     });
                 walk.key = format!("{}.{name}", walk.key);
-                walk.alias = self.join_collection(scope, walk.key.clone(), source, on);
+                walk.alias = self.join_collection(scope, walk.key.clone(), source, on)?;
                 walk.collection = source;
                 walk.multi |= !unique;
                 walk.hops += 1;
@@ -741,7 +750,7 @@ impl<'a> Resolver<'a> {
                     } else {
                         JoinOn::IdEq(column)
                     };
-                    walk.alias = self.join_collection(scope, key.clone(), target, on);
+                    walk.alias = self.join_collection(scope, key.clone(), target, on)?;
                     walk.key = key;
                     walk.collection = target;
                     walk.hops += 1;
