@@ -201,7 +201,7 @@ impl App {
                 "An error occurred while validating the submitted data.",
                 ValidationErrors::single(
                     "identityField",
-                    FieldError::invalid_value(&identity_field),
+                    FieldError::new("validation_in_invalid", "Must be a valid value."),
                 ),
             ));
         };
@@ -305,7 +305,11 @@ impl App {
             |field: &str| password.enabled && password.identity_fields.iter().any(|f| f == field);
         let duration = |enabled: bool, duration: u64| if enabled { duration } else { 0 };
         Ok(json!({
-            "password": {"enabled": password.enabled, "identityFields": password.identity_fields},
+            // A disabled password login lists no identity fields.
+            "password": {
+                "enabled": password.enabled,
+                "identityFields": if password.enabled { password.identity_fields.clone() } else { Vec::new() },
+            },
             "oauth2": {"enabled": options.oauth2.enabled, "providers": []},
             "mfa": {"enabled": options.mfa.enabled, "duration": duration(options.mfa.enabled, options.mfa.duration)},
             "otp": {"enabled": options.otp.enabled, "duration": duration(options.otp.enabled, options.otp.duration)},

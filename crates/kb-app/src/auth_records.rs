@@ -110,10 +110,12 @@ pub(crate) fn enforce(
         return;
     }
     let new_password = text(body, "password");
-    if let Some(password) = new_password
-        && body.get("passwordConfirm").and_then(Value::as_str) != Some(password)
-    {
-        errors.add("passwordConfirm", mismatch());
+    if let Some(password) = new_password {
+        match text(body, "passwordConfirm") {
+            None => errors.add("passwordConfirm", FieldError::required()),
+            Some(confirm) if confirm != password => errors.add("passwordConfirm", mismatch()),
+            Some(_) => {}
+        }
     }
     let Some(original) = original else {
         if !manager && collection.id != system::SUPERUSERS_ID {
