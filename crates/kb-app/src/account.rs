@@ -345,15 +345,23 @@ impl App {
         if token.is_empty() {
             errors.add("token", FieldError::required());
         }
-        match collection.field("password") {
-            Some(field) if !new_password.is_empty() => {
-                if let Err(e) =
-                    kb_core::value::validate(field, &Value::String(new_password.to_owned()))
-                {
-                    errors.add("password", e);
-                }
-            }
-            _ => errors.add("password", FieldError::required()),
+        let min = match collection.field("password").map(|f| &f.kind) {
+            Some(kb_core::FieldKind::Password(options)) if options.min > 0 => options.min,
+            _ => 8,
+        };
+        let length = new_password.chars().count() as u64;
+        if new_password.is_empty() {
+            errors.add("password", FieldError::required());
+        } else if length < min || length > 255 {
+            errors.add(
+                "password",
+                FieldError::new(
+                    "validation_length_out_of_range",
+                    format!("The length must be between {min} and 255."),
+                )
+                .with_param("max", 255)
+                .with_param("min", min),
+            );
         }
         if confirm != new_password {
             errors.add(
@@ -461,12 +469,34 @@ impl App {
                 errors,
             ));
         }
-        let (record, claims) = self
+        // A token that does not redeem fails both checks, as PocketBase reports it.
+        let redeemed = self
             .redeem(&collection, token, tokens::EMAIL_CHANGE, |c| {
                 c.auth_options()
                     .map(|o| o.email_change_token.secret.clone())
             })
-            .await?;
+            .await;
+        let Ok((record, claims)) = redeemed else {
+            let mut errors = ValidationErrors::new();
+            errors.add(
+                "token",
+                FieldError::new(
+                    "validation_invalid_token_payload",
+                    "Invalid token payload - newEmail must be set.",
+                ),
+            );
+            errors.add(
+                "password",
+                FieldError::new(
+                    "validation_invalid_password",
+                    "Missing or invalid auth record password.",
+                ),
+            );
+            return Err(AppError::invalid(
+                "An error occurred while validating the submitted data.",
+                errors,
+            ));
+        };
         let new_email = claims.new_email.filter(|e| !e.is_empty()).ok_or_else(|| {
             invalid(
                 "token",
@@ -485,7 +515,7 @@ impl App {
                 "password",
                 FieldError::new(
                     "validation_invalid_password",
-                    "Missing or invalid password.",
+                    "Missing or invalid auth record password.",
                 ),
             ));
         }

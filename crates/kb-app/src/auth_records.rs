@@ -118,8 +118,12 @@ pub(crate) fn enforce(
         }
     }
     let Some(original) = original else {
-        if !manager && collection.id != system::SUPERUSERS_ID {
-            data.insert("verified".into(), Value::Bool(false));
+        // Only managers create verified records.
+        if !manager
+            && data.get("verified") == Some(&Value::Bool(true))
+            && collection.id != system::SUPERUSERS_ID
+        {
+            errors.add("verified", mismatch());
         }
         return;
     };
