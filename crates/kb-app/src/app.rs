@@ -128,6 +128,8 @@ pub struct App {
     pub(crate) schema_change: tokio::sync::Mutex<()>,
     /// Account emails go out through here, in the background.
     pub(crate) outbox: kb_mail::Outbox,
+    /// Rate-limit windows; cleared whenever the settings are saved.
+    pub(crate) rate_counters: Mutex<crate::ratelimit::Counters>,
 }
 
 impl App {
@@ -169,6 +171,7 @@ impl App {
             rules: Mutex::new(RuleCache::default()),
             schema_change: tokio::sync::Mutex::new(()),
             outbox,
+            rate_counters: Mutex::new(Default::default()),
         }))
     }
 
@@ -190,6 +193,7 @@ impl App {
         self.outbox
             .replace_mailer(crate::account::mailer_for(&settings));
         self.settings.store(Arc::new(settings));
+        self.rate_counters.lock().clear();
     }
 
     /// Recent email delivery failures (they are also logged).

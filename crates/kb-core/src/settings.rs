@@ -208,6 +208,26 @@ fn no_less_than(errors: &mut ValidationErrors, key: &str, value: i64, min: i64) 
     }
 }
 
+/// A rate-limit label: `<collection>:<action>`, `*:<action>`, or a path (`/api/…`),
+/// optionally after a method (`POST /api/batch`).
+fn is_rate_limit_label(label: &str) -> bool {
+    let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let path = |s: &str| {
+        s.starts_with('/')
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-.".contains(c))
+    };
+    if let Some((target, action)) = label.split_once(':') {
+        return (target == "*" || word(target)) && word(action);
+    }
+    match label.split_once(' ') {
+        Some((method, rest)) => {
+            word(method) && method.chars().all(|c| c.is_ascii_uppercase()) && path(rest)
+        }
+        None => path(label),
+    }
+}
+
 /// `scheme://host[...]` with no whitespace: enough to catch a mistyped application URL.
 fn looks_like_url(text: &str) -> bool {
     let Some((scheme, rest)) = text.split_once("://") else {
@@ -300,12 +320,30 @@ impl Settings {
         for (i, rule) in self.rate_limits.rules.iter().enumerate() {
             let mut e = ValidationErrors::new();
             required(&mut e, "label", &rule.label);
+            if !rule.label.is_empty() && !is_rate_limit_label(&rule.label) {
+                e.add(
+                    "label",
+                    FieldError::new("validation_match_invalid", "Must be in a valid format."),
+                );
+            }
+            if rule.duration == 0 {
+                e.add("duration", FieldError::required());
+            }
+            if rule.max_requests == 0 {
+                e.add("maxRequests", FieldError::required());
+            }
             no_less_than(&mut e, "duration", rule.duration, 1);
             no_less_than(&mut e, "maxRequests", rule.max_requests, 1);
             if !["", "@guest", "@auth"].contains(&rule.audience.as_str()) {
-                e.add("audience", FieldError::invalid_value(&rule.audience));
+                e.add(
+                    "audience",
+                    FieldError::new("validation_in_invalid", "Must be a valid value."),
+                );
             }
             rules.add_group(i.to_string(), e);
+        }
+        if self.rate_limits.enabled && self.rate_limits.rules.is_empty() {
+            rate_limits.add("rules", FieldError::required());
         }
         rate_limits.add_group("rules", rules);
         errors.add_group("rateLimits", rate_limits);
@@ -365,6 +403,30 @@ mod tests {
         assert_eq!(out["meta"]["appName"], "Acme");
         assert_eq!(out["rateLimits"]["rules"][0]["label"], "*:auth");
         assert_eq!(out["batch"]["maxRequests"], 50);
+    }
+
+    #[test]
+    fn rate_limit_labels() {
+        for ok in [
+            "*:auth",
+            "users:create",
+            "/api/",
+            "POST /api/batch",
+            "/api/collections/x-y",
+        ] {
+            assert!(is_rate_limit_label(ok), "{ok}");
+        }
+        for bad in [
+            "nope label",
+            "*:",
+            ":x",
+            "api",
+            "post /api",
+            "/api/ x",
+            "a:b:c",
+        ] {
+            assert!(!is_rate_limit_label(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(view_record).patch(update_record).delete(delete_record),
         )
         .method_not_allowed_fallback(method_not_allowed)
-        .fallback(fallback)
-        .with_state(app);
+        .fallback(fallback);
+    let api = middleware::rate_limited(api, app.clone()).with_state(app);
     middleware::wrap(api)
 }

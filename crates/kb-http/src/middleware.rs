@@ -1,12 +1,17 @@
 //! Cross-cutting behaviour of every response: PocketBase's default security headers, CORS,
 //! a JSON 500 for panics, and request tracing.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use kb_app::{App, RateTarget};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -74,6 +79,70 @@ fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<B
         "Something went wrong while processing your request.",
     )
     .into_response()
+}
+
+/// The record or auth action a path names, for `<collection>:<action>` labels.
+fn action_of(app: &App, method: &Method, path: &str) -> Option<(String, String)> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (collection, rest) = match segments.as_slice() {
+        ["api", "collections", collection, rest @ ..] => (*collection, rest),
+        ["api", "files", collection, ..] => (*collection, &["file"][..]),
+        _ => return None,
+    };
+    let action = match (rest, method.as_str()) {
+        (["records"], "GET") => "list",
+        (["records"], "POST") => "create",
+        (["records", _], "GET") => "view",
+        (["records", _], "PATCH") => "update",
+        (["records", _], "DELETE") => "delete",
+        (["file"], _) => "file",
+        (["auth-methods"], _) => "listAuthMethods",
+        (["auth-refresh"], _) => "authRefresh",
+        (["auth-with-password"], _) => "authWithPassword",
+        (["auth-with-otp"], _) => "authWithOTP",
+        (["auth-with-oauth2"], _) => "authWithOAuth2",
+        (["request-otp"], _) => "requestOTP",
+        (["request-password-reset"], _) => "requestPasswordReset",
+        (["confirm-password-reset"], _) => "confirmPasswordReset",
+        (["request-verification"], _) => "requestVerification",
+        (["confirm-verification"], _) => "confirmVerification",
+        (["request-email-change"], _) => "requestEmailChange",
+        (["confirm-email-change"], _) => "confirmEmailChange",
+        _ => return None,
+    };
+    let name = app.schema().get(collection)?.name.clone();
+    Some((name, action.to_owned()))
+}
+
+/// Authenticate once (handlers reuse the requester) and apply the rate limits.
+async fn rate_limit(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let requester = app.authenticate(token).await;
+    let target = RateTarget {
+        method: request.method().as_str().to_owned(),
+        path: request.uri().path().to_owned(),
+        action: action_of(&app, request.method(), request.uri().path()),
+        client: peer.ip().to_string(),
+    };
+    if let Err(error) = app.check_rate_limit(&requester, &target) {
+        return ApiError::from(error).into_response();
+    }
+    request.extensions_mut().insert(requester);
+    next.run(request).await
+}
+
+/// The rate-limit layer for the API routes (it needs the application state).
+pub fn rate_limited(router: Router<Arc<App>>, app: Arc<App>) -> Router<Arc<App>> {
+    router.layer(middleware::from_fn_with_state(app, rate_limit))
 }
 
 pub fn wrap(router: Router) -> Router {

@@ -445,3 +445,62 @@ async fn relation_filters_only_reach_records_the_related_list_rule_shows() {
         .await;
     assert_eq!(total(app.guest().list_ok("posts", &[]).await), 1);
 }
+
+#[tokio::test]
+async fn rate_limits_answer_429_per_rule_and_reset_when_saved() {
+    let app = TestApp::spawn().await;
+    open_users(&app).await;
+    sign_up(&app, "hal@example.com").await;
+    let limits = json!({"rateLimits": {"enabled": true, "rules": [
+        {"label": "*:auth", "audience": "", "duration": 60, "maxRequests": 2},
+        {"label": "/api/", "audience": "", "duration": 60, "maxRequests": 1000}
+    ]}});
+    assert_eq!(app.patch_json("/api/settings", &limits).await.0, 200);
+    assert_eq!(login(&app, "hal@example.com", PASSWORD).await.0, 200);
+    assert_eq!(
+        login(&app, "hal@example.com", "wrong-password").await.0,
+        400
+    );
+    assert_eq!(
+        login(&app, "hal@example.com", PASSWORD).await,
+        (
+            429,
+            json!({"data": {}, "message": "Too Many Requests.", "status": 429})
+        )
+    );
+    // other routes fall under the path rule, superusers are never limited
+    assert_eq!(
+        app.guest()
+            .get("/api/collections/users/auth-methods")
+            .await
+            .0,
+        200
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            app.auth_with_password("_superusers", SU_EMAIL, SU_PASSWORD)
+                .await
+                .0,
+            200
+        );
+    }
+    // saving the settings starts the windows afresh
+    assert_eq!(app.patch_json("/api/settings", &limits).await.0, 200);
+    assert_eq!(login(&app, "hal@example.com", PASSWORD).await.0, 200);
+
+    let (status, body) = app
+        .patch_json(
+            "/api/settings",
+            &json!({"rateLimits": {"rules": [{"label": "nope label", "audience": "x", "duration": 1, "maxRequests": 1}]}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["data"]["rateLimits"]["rules"]["0"]["label"]["code"],
+        "validation_match_invalid"
+    );
+    assert_eq!(
+        body["data"]["rateLimits"]["rules"]["0"]["audience"]["code"],
+        "validation_in_invalid"
+    );
+}
