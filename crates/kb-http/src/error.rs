@@ -68,7 +68,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body =
             json!({"status": self.status.as_u16(), "message": self.message, "data": self.data});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        // The rest of an oversized body was never read, so this connection cannot carry
+        // another request: say so, or a keep-alive client would send its next one into it.
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        response
     }
 }
 

@@ -219,6 +219,8 @@ async fn oversized_bodies_are_413_json() {
         .await;
     assert_eq!((resp.status, &resp.body), (413, &want), "create");
     assert_eq!(resp.header("content-type"), Some("application/json"));
+    // the unread rest of the body makes the connection unusable: clients must not reuse it
+    assert_eq!(resp.header("connection"), Some("close"));
     let resp = app
         .raw_body(
             Method::PATCH,
