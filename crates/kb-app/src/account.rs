@@ -76,7 +76,7 @@ fn invalid_token() -> AppError {
 }
 
 /// A submitted email address: present and well formed.
-fn email_field(body: &Map<String, Value>, key: &str) -> AppResult<String> {
+pub(crate) fn email_field(body: &Map<String, Value>, key: &str) -> AppResult<String> {
     let email = field_text(body, key).trim().to_owned();
     if email.is_empty() {
         return Err(invalid(key, FieldError::required()));
@@ -94,7 +94,7 @@ fn text_of(row: &Row, key: &str) -> String {
 }
 
 impl App {
-    fn find_by_email(
+    pub(crate) fn find_account(
         &self,
         collection: &Arc<Collection>,
         email: &str,
@@ -168,7 +168,7 @@ impl App {
     }
 
     /// Render a collection email template for `record` and queue it to `to`.
-    fn send_template(
+    pub(crate) fn send_template(
         &self,
         record: &Row,
         template: &EmailTemplate,
@@ -253,7 +253,7 @@ impl App {
             ));
         }
         let email = email_field(body, "email")?;
-        let Some(record) = self.find_by_email(&collection, &email).await? else {
+        let Some(record) = self.find_account(&collection, &email).await? else {
             return Ok(());
         };
         if record.get("verified").and_then(Value::as_bool) == Some(true) {
@@ -311,7 +311,7 @@ impl App {
             ));
         }
         let email = email_field(body, "email")?;
-        let Some(record) = self.find_by_email(&collection, &email).await? else {
+        let Some(record) = self.find_account(&collection, &email).await? else {
             return Ok(());
         };
         let token = self.account_token(
@@ -425,7 +425,7 @@ impl App {
         }
         let new_email = email_field(body, "newEmail")?;
         if new_email.eq_ignore_ascii_case(&text_of(record, "email"))
-            || self.find_by_email(&collection, &new_email).await?.is_some()
+            || self.find_account(&collection, &new_email).await?.is_some()
         {
             return Err(invalid(
                 "newEmail",

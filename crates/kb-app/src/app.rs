@@ -130,6 +130,8 @@ pub struct App {
     pub(crate) outbox: kb_mail::Outbox,
     /// Rate-limit windows; cleared whenever the settings are saved.
     pub(crate) rate_counters: Mutex<crate::ratelimit::Counters>,
+    /// `auth-with-otp` attempts per record.
+    pub(crate) otp_attempts: Mutex<crate::otp::Attempts>,
 }
 
 impl App {
@@ -172,6 +174,7 @@ impl App {
             schema_change: tokio::sync::Mutex::new(()),
             outbox,
             rate_counters: Mutex::new(Default::default()),
+            otp_attempts: Mutex::new(Default::default()),
         }))
     }
 

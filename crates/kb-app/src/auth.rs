@@ -250,11 +250,20 @@ impl App {
                 .write(move |w| w.update(&target, &id, &row).map_err(AppError::from))
                 .await?;
         }
-        self.check_auth_rule(&collection, &record).await?;
-        let token = self.auth_token(&collection, &record)?;
+        self.finish_auth(&collection, &record).await
+    }
+
+    /// The end of every login: the auth rule, then a fresh token.
+    pub(crate) async fn finish_auth(
+        &self,
+        collection: &Arc<Collection>,
+        record: &Row,
+    ) -> AppResult<AuthResponse> {
+        self.check_auth_rule(collection, record).await?;
+        let token = self.auth_token(collection, record)?;
         Ok(AuthResponse {
             token,
-            record: Self::auth_record_json(&collection, &record),
+            record: Self::auth_record_json(collection, record),
         })
     }
 

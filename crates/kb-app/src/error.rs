@@ -21,9 +21,9 @@ pub enum AppError {
     /// 404.
     #[error("{0}")]
     NotFound(String),
-    /// 429: a rate limit was reached.
-    #[error("Too Many Requests.")]
-    TooManyRequests,
+    /// 429: a rate or attempt limit was reached.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// 500: a failure that is ours, not the client's. The cause is logged, not returned.
     #[error("internal error: {0}")]
     Internal(String),

@@ -111,7 +111,7 @@ impl App {
             *entry = (now, 0);
         }
         if entry.1 >= rule.max_requests.max(0) as u64 {
-            return Err(AppError::TooManyRequests);
+            return Err(AppError::TooManyRequests("Too Many Requests.".into()));
         }
         entry.1 += 1;
         Ok(())

@@ -50,8 +50,8 @@ impl From<AppError> for ApiError {
             AppError::Unauthorized(message) => ApiError::new(StatusCode::UNAUTHORIZED, message),
             AppError::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, message),
             AppError::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, message),
-            AppError::TooManyRequests => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests.")
+            AppError::TooManyRequests(message) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, message)
             }
             AppError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");

@@ -181,6 +181,27 @@ account_endpoint!(request_password_reset, request_password_reset);
 account_endpoint!(confirm_password_reset, confirm_password_reset);
 account_endpoint!(confirm_email_change, confirm_email_change);
 
+pub async fn request_otp(
+    State(app): AppState,
+    Path(collection): Path<String>,
+    params: Params,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    let body = body.object(LOAD_ERROR)?;
+    json_ok(app.request_otp(&collection, &body).await?, &params)
+}
+
+pub async fn auth_with_otp(
+    State(app): AppState,
+    Path(collection): Path<String>,
+    params: Params,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    let body = body.object(LOAD_ERROR)?;
+    let auth = app.auth_with_otp(&collection, &body).await?;
+    json_ok(auth.to_json(), &params)
+}
+
 pub async fn request_email_change(
     State(app): AppState,
     Auth(requester): Auth,

@@ -51,6 +51,14 @@ pub fn router(app: Arc<App>) -> Router {
             get(auth_methods),
         )
         .route(
+            "/api/collections/{collection}/request-otp",
+            post(request_otp),
+        )
+        .route(
+            "/api/collections/{collection}/auth-with-otp",
+            post(auth_with_otp),
+        )
+        .route(
             "/api/collections/{collection}/request-verification",
             post(request_verification),
         )

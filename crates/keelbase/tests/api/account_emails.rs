@@ -321,3 +321,119 @@ async fn delivery_failures_are_kept_not_swallowed() {
     );
     assert!(sink.next_message(WAIT).await.is_some());
 }
+
+#[tokio::test]
+async fn one_time_passwords_by_email() {
+    let (app, sink) = app_with_mail().await;
+    let user = sign_up(&app, "otto@example.com").await;
+    // OTP is off by default
+    assert_eq!(
+        post(&app, "request-otp", json!({"email": "otto@example.com"})).await,
+        (
+            403,
+            plain_error(
+                403,
+                "The collection is not configured to allow OTP authentication."
+            )
+        )
+    );
+    app.update_collection("users", &json!({"otp": {"enabled": true, "length": 6}}))
+        .await;
+    let (status, body) = post(&app, "request-otp", json!({"email": "otto@example.com"})).await;
+    assert_eq!(status, 200, "{body}");
+    let otp_id = body["otpId"].as_str().unwrap().to_owned();
+    assert_eq!(otp_id.len(), 15);
+    let mail = sink.next_message(WAIT).await.expect("an OTP mail");
+    assert_eq!(mail.subject, "OTP for Harbor");
+    let text = mail.text.unwrap_or_default();
+    let code: String = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| part.len() == 6)
+        .unwrap_or_else(|| panic!("no 6-digit code in {text}"))
+        .to_owned();
+
+    // unknown addresses get an id too, and no mail
+    let (status, fake) = post(&app, "request-otp", json!({"email": "ghost@example.com"})).await;
+    assert_eq!(status, 200);
+    assert_ne!(fake["otpId"], body["otpId"]);
+    let invalid = (400, plain_error(400, "Invalid or expired OTP."));
+    assert_eq!(
+        post(
+            &app,
+            "auth-with-otp",
+            json!({"otpId": fake["otpId"], "password": code})
+        )
+        .await,
+        invalid
+    );
+    assert_eq!(
+        post(
+            &app,
+            "auth-with-otp",
+            json!({"otpId": otp_id, "password": "000000x"})
+        )
+        .await,
+        invalid
+    );
+
+    let (status, auth) = post(
+        &app,
+        "auth-with-otp",
+        json!({"otpId": otp_id, "password": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{auth}");
+    assert_eq!(auth["record"]["id"], user["id"]);
+    assert_eq!(
+        auth["record"]["verified"], true,
+        "the code proved the address"
+    );
+    // the OTP is used up
+    assert_eq!(
+        post(
+            &app,
+            "auth-with-otp",
+            json!({"otpId": otp_id, "password": code})
+        )
+        .await,
+        invalid
+    );
+}
+
+#[tokio::test]
+async fn otp_attempts_are_limited_per_record() {
+    let (app, sink) = app_with_mail().await;
+    sign_up(&app, "tess@example.com").await;
+    app.update_collection("users", &json!({"otp": {"enabled": true}}))
+        .await;
+    let (_, body) = post(&app, "request-otp", json!({"email": "tess@example.com"})).await;
+    let otp_id = body["otpId"].clone();
+    sink.next_message(WAIT).await.expect("an OTP mail");
+    for _ in 0..5 {
+        assert_eq!(
+            post(
+                &app,
+                "auth-with-otp",
+                json!({"otpId": otp_id, "password": "00000000x"})
+            )
+            .await
+            .0,
+            400
+        );
+    }
+    assert_eq!(
+        post(
+            &app,
+            "auth-with-otp",
+            json!({"otpId": otp_id, "password": "00000000x"})
+        )
+        .await,
+        (
+            429,
+            plain_error(
+                429,
+                "Too many attempts, please try again later with a new OTP."
+            )
+        )
+    );
+}
