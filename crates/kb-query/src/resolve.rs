@@ -11,6 +11,9 @@ use crate::plan::*;
 
 /// Most relation hops one path may take (`a.b.c.d.e.f.name`).
 pub const MAX_RELATION_DEPTH: usize = 6;
+/// Most joins one SELECT may hold: SQLite allows 64 tables, one is the dummy row the joins
+/// hang from.
+pub const MAX_JOINS: usize = 63;
 /// Most arguments of `strftime`.
 const MAX_STRFTIME_ARGS: usize = 10;
 
@@ -252,6 +255,9 @@ impl<'a> Resolver<'a> {
         if let Some(&alias) = scope.by_key.get(&key) {
             return Ok(alias);
         }
+        if scope.joins.len() >= MAX_JOINS {
+            return fail(format!("the filter needs more than {MAX_JOINS} joins"));
+        }
         let alias = self.alias();
         let visible = self.visibility(target, alias)?;
         scope.joins.push(Join {
@@ -266,14 +272,22 @@ impl<'a> Resolver<'a> {
         Ok(alias)
     }
 
-    fn join(&mut self, scope: &mut Scope, key: String, source: JoinSource) -> Alias {
+    fn join(
+        &mut self,
+        scope: &mut Scope,
+        key: String,
+        source: JoinSource,
+    ) -> Result<Alias, ResolveError> {
         if let Some(&alias) = scope.by_key.get(&key) {
-            return alias;
+            return Ok(alias);
+        }
+        if scope.joins.len() >= MAX_JOINS {
+            return fail(format!("the filter needs more than {MAX_JOINS} joins"));
         }
         let alias = self.alias();
         scope.joins.push(Join { alias, source });
         scope.by_key.insert(key, alias);
-        alias
+        Ok(alias)
     }
 
     fn expr(&mut self, expr: &Expr, scope: &mut Scope) -> Result<Cond, ResolveError> {
@@ -445,7 +459,7 @@ impl<'a> Resolver<'a> {
                 on: JoinOn::True,
                 visible: Visibility::All,
             },
-        );
+        )?;
         let walk = Walk {
             key,
             alias,
@@ -496,7 +510,7 @@ impl<'a> Resolver<'a> {
             Some("each") => {
                 let key = format!("@request.{}:each", path.join("."));
                 let array = request_param(path, RequestRead::JsonArray);
-                let alias = self.join(scope, key, JoinSource::JsonEach { array });
+                let alias = self.join(scope, key, JoinSource::JsonEach { array })?;
                 Resolved {
                     term: Term::EachValue(alias),
                     multi: true,
@@ -534,7 +548,7 @@ impl<'a> Resolver<'a> {
                 )),
                 visible: Visibility::All,
             },
-        );
+        )?;
         let walk = Walk {
             key,
             alias,
@@ -594,7 +608,7 @@ impl<'a> Resolver<'a> {
                 JoinSource::JsonEach {
                     array: request_param(path, RequestRead::JsonArray),
                 },
-            );
+            )?;
             let alias = self.join(
                 scope,
                 key.clone(),
@@ -603,7 +617,7 @@ impl<'a> Resolver<'a> {
                     on: JoinOn::IdEq(Term::EachValue(each)),
                     visible: Visibility::All,
                 },
-            );
+            )?;
             (alias, true)
         } else {
             let alias = self.join(
@@ -614,7 +628,7 @@ impl<'a> Resolver<'a> {
                     on: JoinOn::IdEq(request_param(path, RequestRead::Value)),
                     visible: Visibility::All,
                 },
-            );
+            )?;
             (alias, false)
         };
         let walk = Walk {
@@ -744,7 +758,7 @@ impl<'a> Resolver<'a> {
                             scope,
                             format!("{key}:each"),
                             JoinSource::JsonEach { array: column },
-                        );
+                        )?;
                         walk.multi = true;
                         JoinOn::IdEq(Term::EachValue(each))
                     } else {
@@ -822,7 +836,7 @@ impl<'a> Resolver<'a> {
             Some("length") if field.kind.is_multiple() => Term::ArrayLength(Box::new(column)),
             Some("each") if field.kind.is_multiple() => {
                 let key = format!("{}.{}:each", walk.key, field.name);
-                let alias = self.join(scope, key, JoinSource::JsonEach { array: column });
+                let alias = self.join(scope, key, JoinSource::JsonEach { array: column })?;
                 return Ok(Resolved {
                     term: Term::EachValue(alias),
                     multi: true,
@@ -985,6 +999,19 @@ mod tests {
         assert!(guest("comments_via_post.text ?~ 'hi'").is_ok());
         assert!(guest("posts_via_author.title = 'x'").is_err());
         assert!(guest("nosuch_via_post.text = 'x'").is_err());
+    }
+
+    #[test]
+    fn one_select_holds_at_most_63_joins() {
+        let filter = |n: usize| {
+            (0..n)
+                .map(|i| format!("@collection.users:a{i}.id ?= id"))
+                .collect::<Vec<_>>()
+                .join(" && ")
+        };
+        assert!(rule(&filter(MAX_JOINS)).is_ok());
+        let error = rule(&filter(MAX_JOINS + 1)).unwrap_err();
+        assert!(error.0.contains("more than 63 joins"), "{}", error.0);
     }
 
     #[test]

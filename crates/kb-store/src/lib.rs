@@ -27,7 +27,8 @@ pub use values::{RequestInfo, SqlValue};
 
 /// Tables every backend keeps for itself (collection definitions, settings); no collection
 /// may take these names.
-pub const RESERVED_TABLES: &[&str] = &["_collections", "_params"];
+/// (`json_each` and `json_tree` would hide SQLite's table-valued functions of that name.)
+pub const RESERVED_TABLES: &[&str] = &["_collections", "_params", "json_each", "json_tree"];
 
 /// A record as storage hands it over: field name → canonical JSON value.
 pub type Row = Map<String, Value>;

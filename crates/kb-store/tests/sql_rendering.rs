@@ -124,7 +124,10 @@ fn plain_operators_on_many_values_check_every_value() {
 #[test]
 fn json_paths_are_bound_parameters() {
     let (sql, params) = render("meta.a.0 = 1");
-    assert_eq!(sql, r#"(json_extract("_r0"."meta", ?1) IS ?2)"#);
+    assert_eq!(
+        sql,
+        r#"((CASE WHEN json_valid("_r0"."meta") THEN json_extract("_r0"."meta", ?1) END) IS ?2)"#
+    );
     assert_eq!(
         params[0],
         Param::Bound(kb_store::SqlValue::Text("$.\"a\"[0]".into()))

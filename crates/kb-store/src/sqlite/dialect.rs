@@ -9,10 +9,31 @@ pub const GEO_DISTANCE_FN: &str = "kb_geo_distance";
 
 pub struct Sqlite;
 
+/// `value` as a JSON array text whatever it holds, so the JSON functions never fail on it:
+/// NULL and `''` are empty, a JSON array stays, other JSON and plain text become a
+/// one-element array. (A view's computed column or a foreign writer may store anything.)
+fn as_json_array(value: &str, out: &mut String) {
+    out.push_str("(CASE WHEN ");
+    out.push_str(value);
+    out.push_str(" IS NULL OR ");
+    out.push_str(value);
+    out.push_str(" = '' THEN '[]' WHEN json_valid(");
+    out.push_str(value);
+    out.push_str(") THEN (CASE WHEN json_type(");
+    out.push_str(value);
+    out.push_str(") = 'array' THEN ");
+    out.push_str(value);
+    out.push_str(" ELSE json_array(json(");
+    out.push_str(value);
+    out.push_str(")) END) ELSE json_array(");
+    out.push_str(value);
+    out.push_str(") END)");
+}
+
 impl Dialect for Sqlite {
     fn json_each(&self, array: &str, alias: &str, out: &mut String) {
         out.push_str("json_each(");
-        out.push_str(array);
+        as_json_array(array, out);
         out.push_str(") AS ");
         self.quote(alias, out);
     }
@@ -25,16 +46,19 @@ impl Dialect for Sqlite {
     fn array_contains(&self, array: &str, value: &str, out: &mut String) {
         out.push_str(value);
         out.push_str(" IN (SELECT value FROM json_each(");
-        out.push_str(array);
+        as_json_array(array, out);
         out.push_str("))");
     }
 
     fn json_extract(&self, base: &str, path_param: &str, out: &mut String) {
-        out.push_str("json_extract(");
+        // Text that is not JSON has no inside: the path is NULL there.
+        out.push_str("(CASE WHEN json_valid(");
+        out.push_str(base);
+        out.push_str(") THEN json_extract(");
         out.push_str(base);
         out.push_str(", ");
         out.push_str(path_param);
-        out.push(')');
+        out.push_str(") END)");
     }
 
     fn json_path(&self, steps: &[JsonStep]) -> String {
@@ -57,9 +81,9 @@ impl Dialect for Sqlite {
     }
 
     fn array_length(&self, array: &str, out: &mut String) {
-        out.push_str("COALESCE(json_array_length(");
-        out.push_str(array);
-        out.push_str("), 0)");
+        out.push_str("json_array_length(");
+        as_json_array(array, out);
+        out.push(')');
     }
 
     fn null_safe_eq(&self, negated: bool, left: &str, right: &str, out: &mut String) {

@@ -586,3 +586,41 @@ async fn hostile_query_strings_and_paths() {
     }
     assert_intact(&app).await;
 }
+
+/// Found by the `filter_to_sql` fuzz target: data the JSON functions cannot read, and
+/// filters needing more joins than SQLite allows, are 4xx or simply non-matching, never 500.
+#[tokio::test]
+async fn json_paths_over_plain_text_and_huge_join_counts_are_not_500() {
+    let app = TestApp::spawn().await;
+    app.create_collection(
+        &json!({"name": "people", "listRule": "", "fields": [{"name": "name", "type": "text"}]}),
+    )
+    .await;
+    app.create_record("people", &json!({"name": "Ann"})).await;
+    app.create_collection(&json!({
+        "name": "shouts", "type": "view", "listRule": "",
+        "viewQuery": "SELECT id, name || '!' AS shout FROM people"
+    }))
+    .await;
+    let list = app
+        .guest()
+        .list_ok("shouts", &[("filter", "shout.k = ''")])
+        .await;
+    assert_eq!(
+        list["totalItems"], 1,
+        "plain text has no inside: the path is empty"
+    );
+
+    let filter = (0..64)
+        .map(|i| format!("@collection.people:a{i}.id ?= id"))
+        .collect::<Vec<_>>()
+        .join(" && ");
+    let resp = app.list("people", &[("filter", filter.as_str())]).await;
+    assert_eq!(resp, (400, plain_error(400, BAD_REQUEST)));
+
+    let resp = app
+        .try_create_collection(&json!({"name": "json_each", "fields": []}))
+        .await;
+    let data = assert_error(&resp, 400, "Failed to create collection.");
+    assert_eq!(data["name"]["code"], "validation_collection_name_invalid");
+}
