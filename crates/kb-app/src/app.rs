@@ -76,6 +76,8 @@ pub enum RuleKind {
     Auth,
     /// Auth collections: who may manage other records (email, verified, password).
     Manage,
+    /// Auth collections: whose logins need a second factor (when MFA is on).
+    Mfa,
 }
 
 impl RuleKind {
@@ -89,6 +91,10 @@ impl RuleKind {
             RuleKind::Delete => rules.delete_rule.as_deref(),
             RuleKind::Auth => collection.auth_options()?.auth_rule.as_deref(),
             // An empty manage rule grants nothing: only superusers manage.
+            RuleKind::Mfa => collection
+                .auth_options()
+                .map(|o| o.mfa.rule.as_str())
+                .filter(|_| collection.auth_options().is_some_and(|o| o.mfa.enabled)),
             RuleKind::Manage => collection
                 .auth_options()?
                 .manage_rule

@@ -143,6 +143,7 @@ impl App {
         &self,
         collection: &str,
         body: &Map<String, Value>,
+        mfa_id: Option<&str>,
     ) -> AppResult<AuthResponse> {
         let collection = self.auth_collection(collection)?;
         let options = collection
@@ -250,16 +251,25 @@ impl App {
                 .write(move |w| w.update(&target, &id, &row).map_err(AppError::from))
                 .await?;
         }
-        self.finish_auth(&collection, &record).await
+        self.finish_auth(&collection, &record, "password", mfa_id)
+            .await
     }
 
-    /// The end of every login: the auth rule, then a fresh token.
+    /// The end of every login: the auth rule, the second factor when MFA applies, then a
+    /// fresh token. `method` names the factor just passed (`password`, `otp`).
     pub(crate) async fn finish_auth(
         &self,
         collection: &Arc<Collection>,
         record: &Row,
+        method: &str,
+        mfa_id: Option<&str>,
     ) -> AppResult<AuthResponse> {
-        self.check_auth_rule(collection, record).await?;
+        if !self.satisfies(collection, record, RuleKind::Auth).await? {
+            return Err(AppError::Forbidden(
+                "The request doesn't satisfy the collection requirements to authenticate.".into(),
+            ));
+        }
+        self.check_mfa(collection, record, method, mfa_id).await?;
         let token = self.auth_token(collection, record)?;
         Ok(AuthResponse {
             token,
@@ -267,17 +277,18 @@ impl App {
         })
     }
 
-    /// The collection's authRule, checked after the credentials: `null` allows nobody, `""`
-    /// everybody, an expression the records that satisfy it.
-    async fn check_auth_rule(&self, collection: &Arc<Collection>, record: &Row) -> AppResult<()> {
-        let refused = || {
-            AppError::Forbidden(
-                "The request doesn't satisfy the collection requirements to authenticate.".into(),
-            )
-        };
-        let plan = match self.access(&Requester::Guest, collection, RuleKind::Auth) {
-            Access::All => return Ok(()),
-            Access::SuperusersOnly => return Err(refused()),
+    /// Whether `record` itself satisfies one of its collection's record-level rules
+    /// (`authRule`, `mfa.rule`): `null` nobody, `""` everybody, else the expression, with the
+    /// record as `@request.auth`.
+    pub(crate) async fn satisfies(
+        &self,
+        collection: &Arc<Collection>,
+        record: &Row,
+        kind: RuleKind,
+    ) -> AppResult<bool> {
+        let plan = match self.access(&Requester::Guest, collection, kind) {
+            Access::All => return Ok(true),
+            Access::SuperusersOnly => return Ok(false),
             Access::Rule(plan) => plan,
         };
         let (target, id) = (
@@ -294,13 +305,11 @@ impl App {
         };
         let request =
             crate::app::request_info(&requester, &RequestMeta::default(), None, "default");
-        let satisfied = self
-            .store
+        self.store
             .read(move |r| {
                 Ok::<_, AppError>(r.get(&target, &id, &[plan.as_ref()], &request)?.is_some())
             })
-            .await?;
-        if satisfied { Ok(()) } else { Err(refused()) }
+            .await
     }
 
     /// The login methods an auth collection offers (`GET …/auth-methods`).
@@ -402,7 +411,11 @@ impl App {
                 own.name
             )));
         }
-        self.check_auth_rule(&collection, record).await?;
+        if !self.satisfies(&collection, record, RuleKind::Auth).await? {
+            return Err(AppError::Forbidden(
+                "The request doesn't satisfy the collection requirements to authenticate.".into(),
+            ));
+        }
         let bare = crate::app::bare_token(token);
         let token = match tokens::unverified(bare) {
             Some(claims) if claims.refreshable == Some(false) => bare.to_owned(),

@@ -21,6 +21,9 @@ pub enum AppError {
     /// 404.
     #[error("{0}")]
     NotFound(String),
+    /// 401 `{"mfaId"}`: the first factor passed, a second one is needed.
+    #[error("a second authentication factor is required")]
+    MfaRequired(String),
     /// 429: a rate or attempt limit was reached.
     #[error("{0}")]
     TooManyRequests(String),

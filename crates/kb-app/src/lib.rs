@@ -9,6 +9,7 @@ mod auth_records;
 mod collections;
 mod error;
 mod expand;
+mod mfa;
 mod otp;
 mod password;
 mod ratelimit;

@@ -106,6 +106,7 @@ impl App {
         &self,
         collection: &str,
         body: &Map<String, Value>,
+        mfa_id: Option<&str>,
     ) -> AppResult<AuthResponse> {
         let (collection, otps) = self.otp_collection(collection)?;
         let field = |key: &str| {
@@ -192,7 +193,7 @@ impl App {
             })
             .await?;
         record.clone_from(&updated);
-        self.finish_auth(&collection, &record).await
+        self.finish_auth(&collection, &record, "otp", mfa_id).await
     }
 
     /// Count an attempt for the record; refuse once the window holds too many.

@@ -50,6 +50,11 @@ impl From<AppError> for ApiError {
             AppError::Unauthorized(message) => ApiError::new(StatusCode::UNAUTHORIZED, message),
             AppError::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, message),
             AppError::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, message),
+            AppError::MfaRequired(mfa_id) => ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                message: String::new(),
+                data: json!({"mfaId": mfa_id}),
+            },
             AppError::TooManyRequests(message) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, message)
             }
@@ -66,8 +71,12 @@ impl From<AppError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body =
-            json!({"status": self.status.as_u16(), "message": self.message, "data": self.data});
+        // The second-factor answer is exactly `{"mfaId": …}`, without the error envelope.
+        let body = if self.status == StatusCode::UNAUTHORIZED && self.data.get("mfaId").is_some() {
+            self.data
+        } else {
+            json!({"status": self.status.as_u16(), "message": self.message, "data": self.data})
+        };
         let mut response = (self.status, Json(body)).into_response();
         // The rest of an oversized body was never read, so this connection cannot carry
         // another request: say so, or a keep-alive client would send its next one into it.

@@ -20,6 +20,15 @@ const LOAD_ERROR: &str = "An error occurred while loading the submitted data.";
 const COLLECTION_BODY_ERROR: &str =
     "Failed to load the collection type data due to invalid formatting.";
 
+/// The `mfaId` of a second factor: a query parameter (what the SDK sends) or a body field.
+fn mfa_id(params: &Params, body: &serde_json::Map<String, Value>) -> Option<String> {
+    let from_query = params.get("mfaId");
+    if !from_query.is_empty() {
+        return Some(from_query.to_owned());
+    }
+    body.get("mfaId").and_then(Value::as_str).map(str::to_owned)
+}
+
 fn page_json(page: Page) -> Value {
     json!({
         "page": page.page,
@@ -136,7 +145,10 @@ pub async fn auth_with_password(
     body: JsonBody,
 ) -> ApiResult<Response> {
     let body = body.object(LOAD_ERROR)?;
-    let auth = app.auth_with_password(&collection, &body).await?;
+    let mfa_id = mfa_id(&params, &body);
+    let auth = app
+        .auth_with_password(&collection, &body, mfa_id.as_deref())
+        .await?;
     json_ok(auth.to_json(), &params)
 }
 
@@ -198,7 +210,10 @@ pub async fn auth_with_otp(
     body: JsonBody,
 ) -> ApiResult<Response> {
     let body = body.object(LOAD_ERROR)?;
-    let auth = app.auth_with_otp(&collection, &body).await?;
+    let mfa_id = mfa_id(&params, &body);
+    let auth = app
+        .auth_with_otp(&collection, &body, mfa_id.as_deref())
+        .await?;
     json_ok(auth.to_json(), &params)
 }
 

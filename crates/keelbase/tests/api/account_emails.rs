@@ -437,3 +437,72 @@ async fn otp_attempts_are_limited_per_record() {
         )
     );
 }
+
+#[tokio::test]
+async fn mfa_needs_two_different_factors() {
+    let (app, sink) = app_with_mail().await;
+    sign_up(&app, "mia@example.com").await;
+    app.update_collection(
+        "users",
+        &json!({"mfa": {"enabled": true, "duration": 600}, "otp": {"enabled": true}}),
+    )
+    .await;
+    let (status, first) = app
+        .guest()
+        .auth_with_password("users", "mia@example.com", PASSWORD)
+        .await;
+    assert_eq!(status, 401);
+    let mfa_id = first["mfaId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        first,
+        json!({"mfaId": mfa_id}),
+        "exactly the mfaId, no error envelope"
+    );
+
+    // the same method again is not a second factor
+    let (status, body) = app
+        .guest()
+        .post_json(
+            &format!("/api/collections/users/auth-with-password?mfaId={mfa_id}"),
+            &json!({"identity": "mia@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            plain_error(400, "A different authentication method is required.")
+        )
+    );
+
+    let (_, otp) = post(&app, "request-otp", json!({"email": "mia@example.com"})).await;
+    let mail = sink.next_message(WAIT).await.expect("an OTP mail");
+    let text = mail.text.unwrap_or_default();
+    let code: String = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| part.len() == 8)
+        .unwrap_or_else(|| panic!("no code in {text}"))
+        .to_owned();
+    let (status, auth) = app
+        .guest()
+        .post_json(
+            "/api/collections/users/auth-with-otp",
+            &json!({"otpId": otp["otpId"], "password": code, "mfaId": mfa_id}),
+        )
+        .await;
+    assert_eq!(status, 200, "{auth}");
+    assert!(auth["token"].as_str().is_some_and(|t| !t.is_empty()));
+
+    // the session is used up
+    let (status, body) = app
+        .guest()
+        .post_json(
+            &format!("/api/collections/users/auth-with-password?mfaId={mfa_id}"),
+            &json!({"identity": "mia@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (400, plain_error(400, "Invalid or expired MFA session."))
+    );
+}
