@@ -282,6 +282,11 @@ impl App {
         body: &Map<String, Value>,
     ) -> AppResult<()> {
         let collection = self.auth_collection(collection)?;
+        if collection.id == SUPERUSERS_ID {
+            return Err(AppError::bad_request(
+                "All superusers are verified by default.",
+            ));
+        }
         let token = field_text(body, "token");
         if token.is_empty() {
             return Err(invalid("token", FieldError::required()));

@@ -536,6 +536,10 @@ impl<'a> Resolver<'a> {
             // A guest has no auth record, so every path through it is empty.
             return Ok(Resolved::single(Term::Null));
         };
+        // A requester from a collection without that field has nothing there either.
+        if auth.field(split_modifier(segments[0]).0).is_none() {
+            return Ok(Resolved::single(Term::Null));
+        }
         let key = "@request.auth".to_owned();
         let alias = self.join(
             scope,

@@ -504,3 +504,42 @@ async fn rate_limits_answer_429_per_rule_and_reset_when_saved() {
         "validation_in_invalid"
     );
 }
+
+#[tokio::test]
+async fn rules_follow_relations_of_the_requesters_own_auth_collection() {
+    let app = TestApp::spawn().await;
+    open_users(&app).await;
+    let teams = app
+        .create_collection(
+            &json!({"name": "teams", "listRule": "", "fields": [{"name": "name", "type": "text"}]}),
+        )
+        .await;
+    let red = app.create_record("teams", &json!({"name": "red"})).await;
+    app.create_collection(&json!({
+        "name": "people", "type": "auth", "listRule": "", "viewRule": "", "createRule": "",
+        "fields": [{"name": "team", "type": "relation", "collectionId": teams["id"], "maxSelect": 1}]
+    }))
+    .await;
+    app.create_record(
+        "people",
+        &json!({"email": "pat@example.com", "password": PASSWORD, "passwordConfirm": PASSWORD, "team": id_of(&red)}),
+    )
+    .await;
+    app.create_collection(&json!({
+        "name": "docs", "listRule": "@request.auth.team.name = 'red'",
+        "fields": [{"name": "title", "type": "text"}]
+    }))
+    .await;
+    app.create_record("docs", &json!({"title": "d1"})).await;
+    let (_, pat) = app
+        .guest()
+        .auth_with_password("people", "pat@example.com", PASSWORD)
+        .await;
+    let pat = app.with_token(pat["token"].as_str().unwrap());
+    assert_eq!(pat.list_ok("docs", &[]).await["totalItems"], 1);
+    // a users token has no `team`: nothing matches, and it is not an error
+    sign_up(&app, "uma@example.com").await;
+    let uma = app.with_token(&token_of(&app, "uma@example.com").await);
+    assert_eq!(uma.list_ok("docs", &[]).await["totalItems"], 0);
+    assert_eq!(app.guest().list_ok("docs", &[]).await["totalItems"], 0);
+}
