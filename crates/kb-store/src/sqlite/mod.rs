@@ -25,6 +25,13 @@ use crate::{
 
 /// Map a driver error to a typed storage error; unique violations name their columns.
 pub(crate) fn map_err(error: rusqlite::Error) -> StoreError {
+    // A LIKE whose pattern comes from stored data (field ~ field) can exceed SQLite's pattern
+    // limit: a bad request about that data, not a server fault.
+    if let rusqlite::Error::SqliteFailure(_, Some(message)) = &error
+        && message.contains("LIKE or GLOB pattern too complex")
+    {
+        return StoreError::Invalid("Something went wrong while processing your request.".into());
+    }
     if let rusqlite::Error::SqliteFailure(failure, Some(message)) = &error
         && failure.code == rusqlite::ErrorCode::ConstraintViolation
         && let Some(list) = message.strip_prefix("UNIQUE constraint failed: ")

@@ -624,3 +624,18 @@ async fn json_paths_over_plain_text_and_huge_join_counts_are_not_500() {
     let data = assert_error(&resp, 400, "Failed to create collection.");
     assert_eq!(data["name"]["code"], "validation_collection_name_invalid");
 }
+
+/// A `~` between two fields uses stored data as the LIKE pattern; one over SQLite's pattern
+/// limit is the client's problem (400), as PocketBase answers it.
+#[tokio::test]
+async fn huge_like_patterns_from_data_are_400() {
+    let app = TestApp::spawn().await;
+    app.create_collection(&json!({"name": "notes", "listRule": "", "fields": [
+        {"name": "a", "type": "text"}, {"name": "b", "type": "editor"}
+    ]}))
+    .await;
+    app.create_record("notes", &json!({"a": "x", "b": "y".repeat(60_000)}))
+        .await;
+    let resp = app.guest().list("notes", &[("filter", "a ~ b")]).await;
+    assert_eq!(resp, (400, plain_error(400, BAD_REQUEST)));
+}
