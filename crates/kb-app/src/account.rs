@@ -202,7 +202,8 @@ impl App {
             .collect();
         let message = Message::new(
             Address::email(to),
-            kb_mail::render_plain(&template.subject, &vars),
+            // PocketBase escapes the values in the subject as well as in the body.
+            kb_mail::render_template_raw(&template.subject, &vars, &["APP_URL"]),
             kb_mail::render_template_raw(&template.body, &vars, &["APP_URL"]),
         );
         if self.outbox.enqueue(message).is_err() {

@@ -506,3 +506,30 @@ async fn mfa_needs_two_different_factors() {
         (400, plain_error(400, "Invalid or expired MFA session."))
     );
 }
+
+#[tokio::test]
+async fn template_values_are_escaped_in_subject_and_body() {
+    let (app, sink) = app_with_mail().await;
+    app.update_collection(
+        "users",
+        &json!({"verificationTemplate": {"subject": "Hi {RECORD:name}", "body": "<p>{RECORD:name} {APP_NAME} {UNKNOWN}</p>"}}),
+    )
+    .await;
+    let user = sign_up(&app, "ned@example.com").await;
+    app.update_record("users", &id_of(&user), &json!({"name": "<b>&"}))
+        .await;
+    assert_eq!(
+        post(
+            &app,
+            "request-verification",
+            json!({"email": "ned@example.com"})
+        )
+        .await
+        .0,
+        204
+    );
+    let mail = sink.next_message(WAIT).await.expect("a verification mail");
+    assert_eq!(mail.subject, "Hi &lt;b&gt;&amp;");
+    let html = mail.html.unwrap_or_default();
+    assert!(html.contains("&lt;b&gt;&amp; Harbor {UNKNOWN}"), "{html}");
+}
