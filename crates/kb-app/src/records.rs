@@ -63,6 +63,9 @@ struct Presenter {
     superuser: bool,
     /// The requester's (collection id, record id): owners see their own email.
     owner: Option<(String, String)>,
+    /// The manage rule of the presented auth collection: those it lets the requester
+    /// manage show their email too.
+    manage: Option<Arc<FilterPlan>>,
 }
 
 impl Presenter {
@@ -77,14 +80,22 @@ impl Presenter {
         Presenter {
             superuser: requester.is_superuser(),
             owner,
+            manage: None,
         }
+    }
+
+    fn managing(mut self, access: Access) -> Self {
+        if let Access::Rule(plan) = access {
+            self.manage = Some(plan);
+        }
+        self
     }
 
     /// The API JSON of a record; an auth record's email only for superusers, its owner, or
     /// when it is marked visible.
-    fn json(&self, collection: &Collection, row: &Row) -> Map<String, Value> {
+    fn json(&self, collection: &Collection, row: &Row, managed: bool) -> Map<String, Value> {
         let mut json = record::to_api_json(collection, row, self.superuser);
-        if collection.is_auth() && !self.superuser {
+        if collection.is_auth() && !self.superuser && !managed {
             let visible = row.get("emailVisibility").and_then(Value::as_bool) == Some(true);
             let own = self.owner.as_ref().is_some_and(|(collection_id, id)| {
                 *collection_id == collection.id && row.get("id").and_then(Value::as_str) == Some(id)
@@ -104,7 +115,24 @@ impl Presenter {
         expand: &[ExpandNode],
         request: &RequestInfo,
     ) -> Result<Vec<Value>, StoreError> {
-        let to_json = |c: &Collection, r: &Row| self.json(c, r);
+        let managed: std::collections::HashSet<String> = match &self.manage {
+            Some(plan) if collection.is_auth() && !self.superuser => {
+                let ids: Vec<String> = rows
+                    .iter()
+                    .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
+                    .collect();
+                reader
+                    .get_many(collection, &ids, &[plan.as_ref()], request)?
+                    .iter()
+                    .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
+                    .collect()
+            }
+            _ => Default::default(),
+        };
+        let to_json = |c: &Collection, r: &Row| {
+            let id = r.get("id").and_then(Value::as_str).unwrap_or_default();
+            self.json(c, r, c.id == collection.id && managed.contains(id))
+        };
         let outputs = present_rows(reader, collection, rows, expand, request, &to_json)?;
         Ok(outputs.into_iter().map(|o| Value::Object(o.json)).collect())
     }
@@ -184,7 +212,11 @@ impl App {
         let plans = conditions(&access, filter.as_ref());
         let request = self.request_info(requester, meta, None, "default");
         let expand_request = self.request_info(requester, meta, None, "expand");
-        let presenter = Presenter::new(requester);
+        let presenter = Presenter::new(requester).managing(self.access(
+            requester,
+            &collection,
+            RuleKind::Manage,
+        ));
         let is_view = collection.is_view();
         let skip_total = params.skip_total;
         self.store
@@ -264,7 +296,11 @@ impl App {
         let expand = self.expand_plan(&schema, requester, &collection, expand);
         let request = self.request_info(requester, meta, None, "default");
         let expand_request = self.request_info(requester, meta, None, "expand");
-        let presenter = Presenter::new(requester);
+        let presenter = Presenter::new(requester).managing(self.access(
+            requester,
+            &collection,
+            RuleKind::Manage,
+        ));
         let is_view = collection.is_view();
         self.store
             .read(move |reader| {

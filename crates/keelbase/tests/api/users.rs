@@ -543,3 +543,28 @@ async fn rules_follow_relations_of_the_requesters_own_auth_collection() {
     assert_eq!(uma.list_ok("docs", &[]).await["totalItems"], 0);
     assert_eq!(app.guest().list_ok("docs", &[]).await["totalItems"], 0);
 }
+
+#[tokio::test]
+async fn managers_see_the_emails_of_records_they_manage() {
+    let app = TestApp::spawn().await;
+    open_users(&app).await;
+    let boss = sign_up(&app, "boss@example.com").await;
+    sign_up(&app, "staff@example.com").await;
+    app.update_collection(
+        "users",
+        &json!({"manageRule": format!("@request.auth.id = '{}'", id_of(&boss))}),
+    )
+    .await;
+    let visible = |list: &Value| {
+        items(list)
+            .iter()
+            .filter_map(|r| r.get("email").and_then(Value::as_str).map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    let boss_client = app.with_token(&token_of(&app, "boss@example.com").await);
+    let list = boss_client.list_ok("users", &[("sort", "@rowid")]).await;
+    assert_eq!(visible(&list), ["boss@example.com", "staff@example.com"]);
+    let staff_client = app.with_token(&token_of(&app, "staff@example.com").await);
+    let list = staff_client.list_ok("users", &[("sort", "@rowid")]).await;
+    assert_eq!(visible(&list), ["staff@example.com"], "only their own");
+}
