@@ -511,6 +511,12 @@ impl App {
             CollectionKind::Base => ensure_id_field(&mut collection.fields, importing),
             CollectionKind::Auth(options) => {
                 fill_auth_defaults(options);
+                // Tokens were issued under the old auth rule: a new rule revokes them all.
+                if let Some(previous) = old.and_then(|o| o.auth_options())
+                    && previous.auth_rule != options.auth_rule
+                {
+                    options.auth_token.secret = system::new_secret();
+                }
                 ensure_id_field(&mut collection.fields, importing);
                 for system_field in system::auth_system_fields() {
                     if !collection

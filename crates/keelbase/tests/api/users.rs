@@ -125,8 +125,18 @@ async fn the_auth_rule_decides_who_may_log_in() {
     let app = TestApp::spawn().await;
     open_users(&app).await;
     sign_up(&app, "carl@example.com").await;
+    let (_, before) = login(&app, "carl@example.com", PASSWORD).await;
+    let old_token = before["token"].as_str().unwrap().to_owned();
     app.update_collection("users", &json!({"authRule": "verified = true"}))
         .await;
+    let (status, _) = app
+        .with_token(&old_token)
+        .post_json("/api/collections/users/auth-refresh", &json!({}))
+        .await;
+    assert_eq!(
+        status, 401,
+        "a new auth rule revokes the tokens issued before it"
+    );
     let refused = plain_error(
         403,
         "The request doesn't satisfy the collection requirements to authenticate.",
