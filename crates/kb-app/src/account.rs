@@ -430,9 +430,13 @@ impl App {
             ));
         }
         let new_email = email_field(body, "newEmail")?;
-        if new_email.eq_ignore_ascii_case(&text_of(record, "email"))
-            || self.find_account(&collection, &new_email).await?.is_some()
-        {
+        if new_email == text_of(record, "email") {
+            return Err(invalid(
+                "newEmail",
+                FieldError::new("validation_not_in_invalid", "Must not be in list."),
+            ));
+        }
+        if self.find_account(&collection, &new_email).await?.is_some() {
             return Err(invalid(
                 "newEmail",
                 FieldError::new("validation_invalid_new_email", "Invalid new email address."),
@@ -475,14 +479,12 @@ impl App {
                 errors,
             ));
         }
-        // A token that does not redeem fails both checks, as PocketBase reports it.
-        let redeemed = self
-            .redeem(&collection, token, tokens::EMAIL_CHANGE, |c| {
-                c.auth_options()
-                    .map(|o| o.email_change_token.secret.clone())
-            })
-            .await;
-        let Ok((record, claims)) = redeemed else {
+        // A token without a new address cannot name a record to check the password of:
+        // both checks fail, as PocketBase reports it. A well-formed token that does not
+        // redeem (used, expired, forged) is simply an invalid token.
+        let readable = tokens::unverified(token)
+            .is_some_and(|claims| claims.new_email.is_some_and(|e| !e.is_empty()));
+        if !readable {
             let mut errors = ValidationErrors::new();
             errors.add(
                 "token",
@@ -502,7 +504,13 @@ impl App {
                 "An error occurred while validating the submitted data.",
                 errors,
             ));
-        };
+        }
+        let (record, claims) = self
+            .redeem(&collection, token, tokens::EMAIL_CHANGE, |c| {
+                c.auth_options()
+                    .map(|o| o.email_change_token.secret.clone())
+            })
+            .await?;
         let new_email = claims.new_email.filter(|e| !e.is_empty()).ok_or_else(|| {
             invalid(
                 "token",
