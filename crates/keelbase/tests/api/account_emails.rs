@@ -232,6 +232,20 @@ async fn email_change_round_trip() {
         )
         .await;
     assert_eq!(status, 401);
+    let data = assert_error(
+        &owner
+            .post_json(
+                "/api/collections/users/request-email-change",
+                &json!({"newEmail": "olga@example.com"}),
+            )
+            .await,
+        400,
+        "An error occurred while validating the submitted data.",
+    );
+    assert_eq!(
+        data["newEmail"]["code"], "validation_not_in_invalid",
+        "the current address"
+    );
     let (status, body) = owner
         .post_json(
             "/api/collections/users/request-email-change",
@@ -269,6 +283,30 @@ async fn email_change_round_trip() {
         .0,
         204
     );
+    // a used token is an invalid token; garbage is an unreadable one
+    let data = assert_error(
+        &post(
+            &app,
+            "confirm-email-change",
+            json!({"token": token, "password": PASSWORD}),
+        )
+        .await,
+        400,
+        "An error occurred while validating the submitted data.",
+    );
+    assert_eq!(data["token"]["code"], "validation_invalid_token");
+    let data = assert_error(
+        &post(
+            &app,
+            "confirm-email-change",
+            json!({"token": "garbage", "password": PASSWORD}),
+        )
+        .await,
+        400,
+        "An error occurred while validating the submitted data.",
+    );
+    assert_eq!(data["token"]["code"], "validation_invalid_token_payload");
+    assert_eq!(data["password"]["code"], "validation_invalid_password");
     let record = app.view_ok("users", &id_of(&user), &[]).await;
     assert_eq!(record["email"], "olga@new.example");
     assert_eq!(record["verified"], true);
