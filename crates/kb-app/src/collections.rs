@@ -518,31 +518,28 @@ impl App {
                     options.auth_token.secret = system::new_secret();
                 }
                 ensure_id_field(&mut collection.fields, importing);
+                // Missing system fields come back at the end (a renamed one keeps its id and
+                // is refused by validation instead).
                 for system_field in system::auth_system_fields() {
-                    if !collection
+                    let present = collection
                         .fields
                         .iter()
-                        .any(|f| f.name == system_field.name)
-                    {
-                        let at = 1.min(collection.fields.len());
-                        collection.fields.insert(at, system_field);
+                        .any(|f| f.name == system_field.name || f.id == system_field.id);
+                    if !present {
+                        collection.fields.push(system_field);
                     }
                 }
-                if old.is_none() {
-                    // A new auth collection always gets the unique indexes its identities
-                    // need, next to whatever indexes were asked for.
-                    for (field, index) in ["tokenKey", "email"]
-                        .into_iter()
-                        .zip(system::auth_indexes(&collection.id, &collection.name))
-                    {
-                        let present = collection.indexes.iter().any(|text| {
-                            IndexDef::parse(text).is_ok_and(|i| {
-                                i.unique && i.columns.len() == 1 && i.columns[0].name == field
-                            })
-                        });
-                        if !present {
-                            collection.indexes.push(index);
-                        }
+                // The unique indexes the identities need always exist, next to whatever
+                // indexes were asked for; removing them is silently undone.
+                let defaults = system::auth_indexes(&collection.id, &collection.name);
+                for (field, index) in ["tokenKey", "email"].into_iter().zip(defaults) {
+                    let present = collection.indexes.iter().any(|text| {
+                        IndexDef::parse(text).is_ok_and(|i| {
+                            i.unique && i.columns.len() == 1 && i.columns[0].name == field
+                        })
+                    });
+                    if !present {
+                        collection.indexes.push(index);
                     }
                 }
             }
@@ -969,22 +966,20 @@ fn validate_system_changes(
         }
     }
     if collection.is_auth() {
-        for field in ["tokenKey", "email"] {
-            let indexed = collection.indexes.iter().any(|text| {
-                IndexDef::parse(text).is_ok_and(|index| {
-                    index.unique && index.columns.len() == 1 && index.columns[0].name == field
-                })
-            });
-            if !indexed {
-                errors.add(
-                    "indexes",
-                    FieldError::new(
-                        "validation_invalid_unique_system_field_index",
-                        format!("The {field} field must keep a single-column unique index."),
-                    )
-                    .with_param("fieldName", field),
-                );
-            }
+        let kept = old.fields.iter().filter(|f| f.system).all(|f| {
+            collection
+                .fields
+                .iter()
+                .any(|n| n.id == f.id && n.name == f.name)
+        });
+        if !kept {
+            errors.add(
+                "fields",
+                FieldError::new(
+                    "validation_system_field_change",
+                    "System fields cannot be deleted or renamed.",
+                ),
+            );
         }
     }
 }

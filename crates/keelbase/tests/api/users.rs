@@ -578,3 +578,78 @@ async fn managers_see_the_emails_of_records_they_manage() {
     let list = staff_client.list_ok("users", &[("sort", "@rowid")]).await;
     assert_eq!(visible(&list), ["staff@example.com"], "only their own");
 }
+
+#[tokio::test]
+async fn auth_system_fields_come_back_and_cannot_be_renamed() {
+    let app = TestApp::spawn().await;
+    let created = app
+        .create_collection(&json!({"name": "members", "type": "auth", "fields": [{"name": "nick", "type": "text"}]}))
+        .await;
+    let names = |c: &Value| -> Vec<String> {
+        c["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(&created),
+        [
+            "id",
+            "nick",
+            "password",
+            "tokenKey",
+            "email",
+            "emailVisibility",
+            "verified"
+        ]
+    );
+    // a dropped system field comes back at the end, dropped system indexes come back too
+    let without_email: Vec<Value> = created["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["name"] != "email")
+        .cloned()
+        .collect();
+    let updated = app
+        .update_collection("members", &json!({"fields": without_email, "indexes": []}))
+        .await;
+    assert_eq!(
+        names(&updated),
+        [
+            "id",
+            "nick",
+            "password",
+            "tokenKey",
+            "emailVisibility",
+            "verified",
+            "email"
+        ]
+    );
+    assert_eq!(updated["indexes"], created["indexes"]);
+    // renaming one is refused
+    let renamed: Vec<Value> = updated["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            if f["name"] == "verified" {
+                f["name"] = json!("isVerified");
+            }
+            f
+        })
+        .collect();
+    let data = assert_error(
+        &app.try_update_collection("members", &json!({"fields": renamed}))
+            .await,
+        400,
+        "Failed to update collection.",
+    );
+    assert_eq!(
+        data["fields"],
+        json!({"code": "validation_system_field_change", "message": "System fields cannot be deleted or renamed."})
+    );
+}
