@@ -95,7 +95,8 @@ impl PasswordWork {
     }
 }
 
-/// The auth-collection rules of a write. `original` is the stored record of an update;
+/// The auth-collection rules of a write, checked before the record's own fields (PocketBase
+/// reports these alone when they fail). `original` is the stored record of an update;
 /// `manager` is true for superusers and requesters satisfying the manage rule.
 pub(crate) fn enforce(
     collection: &Collection,
@@ -104,20 +105,28 @@ pub(crate) fn enforce(
     original: Option<&Row>,
     manager: bool,
     work: &PasswordWork,
-    errors: &mut ValidationErrors,
-) {
+) -> ValidationErrors {
+    let mut errors = ValidationErrors::new();
     if !collection.is_auth() {
-        return;
+        return errors;
     }
     let new_password = text(body, "password");
-    if let Some(password) = new_password {
-        match text(body, "passwordConfirm") {
-            None => errors.add("passwordConfirm", FieldError::required()),
-            Some(confirm) if confirm != password => errors.add("passwordConfirm", mismatch()),
-            Some(_) => {}
-        }
-    }
+    let confirm = text(body, "passwordConfirm");
     let Some(original) = original else {
+        // A new account: its password and the confirmation first.
+        if let Some(field) = collection.field("password")
+            && let Err(error) =
+                kb_core::value::validate(field, data.get("password").unwrap_or(&Value::Null))
+        {
+            errors.add("password", error);
+        }
+        match (new_password, confirm) {
+            (_, None) => errors.add("passwordConfirm", FieldError::required()),
+            (Some(password), Some(confirm)) if confirm != password => {
+                errors.add("passwordConfirm", mismatch())
+            }
+            _ => {}
+        }
         // Only managers create verified records.
         if !manager
             && data.get("verified") == Some(&Value::Bool(true))
@@ -125,8 +134,15 @@ pub(crate) fn enforce(
         {
             errors.add("verified", mismatch());
         }
-        return;
+        return errors;
     };
+    if let Some(password) = new_password {
+        match confirm {
+            None => errors.add("passwordConfirm", FieldError::required()),
+            Some(confirm) if confirm != password => errors.add("passwordConfirm", mismatch()),
+            Some(_) => {}
+        }
+    }
     if new_password.is_some() && !manager {
         let stored = original
             .get("password")
@@ -156,4 +172,5 @@ pub(crate) fn enforce(
     if new_password.is_some() || data.get("email") != original.get("email") {
         data.insert("tokenKey".into(), Value::String(system::new_token_key()));
     }
+    errors
 }

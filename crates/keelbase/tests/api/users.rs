@@ -653,3 +653,31 @@ async fn auth_system_fields_come_back_and_cannot_be_renamed() {
         json!({"code": "validation_system_field_change", "message": "System fields cannot be deleted or renamed."})
     );
 }
+
+#[tokio::test]
+async fn password_errors_are_reported_before_field_errors() {
+    let app = TestApp::spawn().await;
+    open_users(&app).await;
+    let keys = |resp: (u16, Value)| -> Vec<String> {
+        let data = assert_error(&resp, 400, "Failed to create record.");
+        codes(&data).into_keys().collect()
+    };
+    let guest = app.guest();
+    assert_eq!(
+        keys(
+            guest
+                .try_create("users", &json!({"email": "not-an-email"}))
+                .await
+        ),
+        ["password", "passwordConfirm"]
+    );
+    assert_eq!(
+        keys(guest.try_create("users", &json!({"email": "ok@example.com", "password": "short", "passwordConfirm": "short"})).await),
+        ["password"]
+    );
+    assert_eq!(
+        keys(guest.try_create("users", &json!({"email": "not-an-email", "password": PASSWORD, "passwordConfirm": PASSWORD})).await),
+        ["email"],
+        "field errors once the password pair is valid"
+    );
+}
