@@ -146,9 +146,20 @@ impl App {
         kind: &str,
         secret: impl Fn(&Collection) -> Option<String>,
     ) -> AppResult<(Row, Claims)> {
-        let claims = tokens::unverified(token)
-            .filter(|c| c.kind == kind && c.collection_id == collection.id)
-            .ok_or_else(invalid_token)?;
+        let claims = tokens::unverified(token).ok_or_else(invalid_token)?;
+        // A readable token of another kind (an auth token, say) lacks the address claim.
+        if claims.email.as_deref().is_none_or(str::is_empty) {
+            return Err(invalid(
+                "token",
+                FieldError::new(
+                    "validation_invalid_token_claims",
+                    "Missing email token claim.",
+                ),
+            ));
+        }
+        if claims.kind != kind || claims.collection_id != collection.id {
+            return Err(invalid_token());
+        }
         let (target, id) = (collection.clone(), claims.id.clone());
         let record = self
             .store
@@ -426,7 +437,7 @@ impl App {
         }
         if collection.id == SUPERUSERS_ID {
             return Err(AppError::bad_request(
-                "Superusers can change their emails directly.",
+                "All superusers can change their emails directly.",
             ));
         }
         let new_email = email_field(body, "newEmail")?;

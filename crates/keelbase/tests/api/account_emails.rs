@@ -571,3 +571,40 @@ async fn template_values_are_escaped_in_subject_and_body() {
     let html = mail.html.unwrap_or_default();
     assert!(html.contains("&lt;b&gt;&amp; Harbor {UNKNOWN}"), "{html}");
 }
+
+#[tokio::test]
+async fn an_auth_token_is_not_a_verification_token() {
+    let (app, _sink) = app_with_mail().await;
+    sign_up(&app, "abe@example.com").await;
+    let (_, auth) = app
+        .guest()
+        .auth_with_password("users", "abe@example.com", PASSWORD)
+        .await;
+    let data = assert_error(
+        &post(
+            &app,
+            "confirm-verification",
+            json!({"token": auth["token"]}),
+        )
+        .await,
+        400,
+        "An error occurred while validating the submitted data.",
+    );
+    assert_eq!(
+        data["token"],
+        json!({"code": "validation_invalid_token_claims", "message": "Missing email token claim."})
+    );
+    let (status, body) = app
+        .post_json(
+            "/api/collections/_superusers/request-email-change",
+            &json!({"newEmail": "x@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            plain_error(400, "All superusers can change their emails directly.")
+        )
+    );
+}
