@@ -146,9 +146,10 @@ impl App {
         kind: &str,
         secret: impl Fn(&Collection) -> Option<String>,
     ) -> AppResult<(Row, Claims)> {
-        let claims = tokens::unverified(token).ok_or_else(invalid_token)?;
-        // A readable token of another kind (an auth token, say) lacks the address claim.
-        if claims.email.as_deref().is_none_or(str::is_empty) {
+        // Garbage, or a token of another kind (an auth token, say), lacks the address claim.
+        let Some(claims) =
+            tokens::unverified(token).filter(|c| c.email.as_deref().is_some_and(|e| !e.is_empty()))
+        else {
             return Err(invalid(
                 "token",
                 FieldError::new(
@@ -156,7 +157,7 @@ impl App {
                     "Missing email token claim.",
                 ),
             ));
-        }
+        };
         if claims.kind != kind || claims.collection_id != collection.id {
             return Err(invalid_token());
         }

@@ -114,7 +114,7 @@ async fn verification_round_trip() {
         400,
         "An error occurred while validating the submitted data.",
     );
-    assert_eq!(data["token"]["code"], "validation_invalid_token");
+    assert_eq!(data["token"]["code"], "validation_invalid_token_claims");
     let data = assert_error(
         &post(
             &app,
