@@ -158,7 +158,16 @@ impl App {
                 ),
             ));
         };
-        if claims.kind != kind || claims.collection_id != collection.id {
+        if claims.collection_id != collection.id {
+            return Err(invalid(
+                "token",
+                FieldError::new(
+                    "validation_token_collection_mismatch",
+                    "The provided token is for different auth collection.",
+                ),
+            ));
+        }
+        if claims.kind != kind {
             return Err(invalid_token());
         }
         let (target, id) = (collection.clone(), claims.id.clone());

@@ -594,6 +594,7 @@ async fn an_auth_token_is_not_a_verification_token() {
         data["token"],
         json!({"code": "validation_invalid_token_claims", "message": "Missing email token claim."})
     );
+
     let (status, body) = app
         .post_json(
             "/api/collections/_superusers/request-email-change",
@@ -606,5 +607,41 @@ async fn an_auth_token_is_not_a_verification_token() {
             400,
             plain_error(400, "All superusers can change their emails directly.")
         )
+    );
+}
+
+#[tokio::test]
+async fn a_token_of_another_collection_is_refused() {
+    let (app, sink) = app_with_mail().await;
+    app.create_collection(&json!({"name": "members", "type": "auth", "fields": []}))
+        .await;
+    sign_up(&app, "cy@example.com").await;
+    assert_eq!(
+        post(
+            &app,
+            "request-verification",
+            json!({"email": "cy@example.com"})
+        )
+        .await
+        .0,
+        204
+    );
+    let mail = sink.next_message(WAIT).await.expect("a verification mail");
+    let token = token_in(&mail.text.unwrap_or_default());
+    let (status, body) = app
+        .guest()
+        .post_json(
+            "/api/collections/members/confirm-verification",
+            &json!({"token": token}),
+        )
+        .await;
+    let data = assert_error(
+        &(status, body),
+        400,
+        "An error occurred while validating the submitted data.",
+    );
+    assert_eq!(
+        data["token"],
+        json!({"code": "validation_token_collection_mismatch", "message": "The provided token is for different auth collection."})
     );
 }
