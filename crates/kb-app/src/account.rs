@@ -409,10 +409,7 @@ impl App {
             })
             .await?;
         let plain = new_password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || password::hash(&plain))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .map_err(AppError::Internal)?;
+        let hash = password::hash_off_thread(plain).await?;
         let mut changes = Map::new();
         changes.insert("password".into(), Value::String(hash));
         changes.insert("tokenKey".into(), Value::String(system::new_token_key()));
@@ -542,9 +539,7 @@ impl App {
             )
         })?;
         let (plain, stored) = (given_password.to_owned(), text_of(&record, "password"));
-        let matches = tokio::task::spawn_blocking(move || password::verify(&plain, &stored))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let matches = password::verify_off_thread(plain, stored).await?;
         if !matches {
             return Err(invalid(
                 "password",

@@ -228,18 +228,12 @@ impl App {
             .and_then(Value::as_str)
             .unwrap_or(DUMMY_HASH)
             .to_owned();
-        let matches = tokio::task::spawn_blocking({
-            let password = password.clone();
-            let stored = stored.clone();
-            move || password::verify(&password, &stored)
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let matches = password::verify_off_thread(password.clone(), stored.clone()).await?;
         let Some(mut record) = found.filter(|_| matches) else {
             return Err(failed());
         };
         if password::needs_rehash(&stored) {
-            let hashed = password::hash(&password).map_err(AppError::Internal)?;
+            let hashed = password::hash_off_thread(password.clone()).await?;
             record.insert("password".into(), Value::String(hashed));
             let (target, row) = (collection.clone(), record.clone());
             let id = row
@@ -432,6 +426,8 @@ impl App {
     pub async fn upsert_superuser(&self, email: &str, password: &str) -> AppResult<()> {
         let collection = self.auth_collection(SUPERUSERS)?;
         let (email, password) = (email.to_owned(), password.to_owned());
+        // Hashed up front: the write job runs on the database's writer thread.
+        let hashed = password::hash_off_thread(password.clone()).await?;
         self.store
             .write(move |w| {
                 let existing = find_by(w, &collection, "email", &email)?;
@@ -457,7 +453,6 @@ impl App {
                 }
                 data.insert("updated".into(), Value::String(now));
                 record::validate_record(&collection, &data).map_err(invalid)?;
-                let hashed = password::hash(&password).map_err(AppError::Internal)?;
                 data.insert("password".into(), Value::String(hashed));
                 match existing {
                     Some(row) => {

@@ -72,10 +72,7 @@ impl App {
         let length = options.otp.length.clamp(4, 32) as usize;
         let code = kb_core::id::random_string(length, b"0123456789");
         let plain = code.clone();
-        let hash = tokio::task::spawn_blocking(move || password::hash(&plain))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .map_err(AppError::Internal)?;
+        let hash = password::hash_off_thread(plain).await?;
         let now = kb_core::datetime::now();
         let mut row = kb_core::record::new_record(&otps);
         for (key, value) in [
@@ -144,9 +141,7 @@ impl App {
             jiff::Timestamp::now().as_second() - created.as_second() > options.otp.duration as i64
         });
         let stored = text(&otp, "password");
-        let matches = tokio::task::spawn_blocking(move || password::verify(&code, &stored))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let matches = password::verify_off_thread(code, stored).await?;
         if expired || !matches {
             return Err(invalid_otp());
         }
@@ -169,10 +164,7 @@ impl App {
                     30,
                     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
                 );
-                let hash = tokio::task::spawn_blocking(move || password::hash(&random))
-                    .await
-                    .map_err(|e| AppError::Internal(e.to_string()))?
-                    .map_err(AppError::Internal)?;
+                let hash = password::hash_off_thread(random).await?;
                 changes.insert("password".into(), Value::String(hash));
                 changes.insert("tokenKey".into(), Value::String(system::new_token_key()));
             }

@@ -30,6 +30,22 @@ pub fn needs_rehash(stored: &str) -> bool {
     !stored.starts_with("$argon2id")
 }
 
+/// [`hash`] on a blocking thread: argon2 is deliberately slow and must not stall the
+/// async workers (or the database writer).
+pub async fn hash_off_thread(password: String) -> Result<String, crate::AppError> {
+    tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .map_err(|e| crate::AppError::Internal(e.to_string()))?
+        .map_err(crate::AppError::Internal)
+}
+
+/// [`verify`] on a blocking thread.
+pub async fn verify_off_thread(password: String, stored: String) -> Result<bool, crate::AppError> {
+    tokio::task::spawn_blocking(move || verify(&password, &stored))
+        .await
+        .map_err(|e| crate::AppError::Internal(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
