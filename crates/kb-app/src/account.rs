@@ -380,17 +380,11 @@ impl App {
         if new_password.is_empty() {
             errors.add("password", FieldError::required());
         } else if length < min || length > 255 {
-            errors.add(
-                "password",
-                FieldError::new(
-                    "validation_length_out_of_range",
-                    format!("The length must be between {min} and 255."),
-                )
-                .with_param("max", 255)
-                .with_param("min", min),
-            );
+            errors.add("password", FieldError::length_between(min as usize, 255));
         }
-        if confirm != new_password {
+        if confirm.is_empty() {
+            errors.add("passwordConfirm", FieldError::required());
+        } else if confirm != new_password {
             errors.add(
                 "passwordConfirm",
                 FieldError::new("validation_values_mismatch", "Values don't match."),
@@ -401,6 +395,10 @@ impl App {
                 "An error occurred while validating the submitted data.",
                 errors,
             ));
+        }
+        // Unlike verification, a reset token that names no address is simply invalid.
+        if tokens::unverified(token).is_none_or(|c| c.email.is_none_or(|e| e.is_empty())) {
+            return Err(invalid_token());
         }
         let (record, claims) = self
             .redeem(&collection, token, tokens::PASSWORD_RESET, |c| {

@@ -168,15 +168,7 @@ impl App {
             if value.is_empty() {
                 errors.add(key, FieldError::required());
             } else if value.chars().count() > 255 {
-                errors.add(
-                    key,
-                    FieldError::new(
-                        "validation_length_out_of_range",
-                        "The length must be between 1 and 255.",
-                    )
-                    .with_param("max", 255)
-                    .with_param("min", 1),
-                );
+                errors.add(key, FieldError::length_between(1, 255));
             }
         }
         if !errors.is_empty() {
@@ -349,14 +341,7 @@ impl App {
                 _ => {
                     return Err(AppError::invalid(
                         "An error occurred while validating the submitted data.",
-                        ValidationErrors::single(
-                            "duration",
-                            FieldError::new(
-                                "validation_min_greater_equal_than_required",
-                                "Must be no less than 0.",
-                            )
-                            .with_param("threshold", 0),
-                        ),
+                        ValidationErrors::single("duration", FieldError::at_least(0)),
                     ));
                 }
             },

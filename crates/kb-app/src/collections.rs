@@ -510,7 +510,7 @@ impl App {
             }
             CollectionKind::Base => ensure_id_field(&mut collection.fields, importing),
             CollectionKind::Auth(options) => {
-                fill_auth_defaults(options);
+                fill_token_secrets(options);
                 // Tokens were issued under the old auth rule: a new rule revokes them all.
                 if let Some(previous) = old.and_then(|o| o.auth_options())
                     && previous.auth_rule != options.auth_rule
@@ -753,33 +753,19 @@ fn ensure_id_field(fields: &mut Vec<Field>, importing: bool) {
     }
 }
 
-fn fill_auth_defaults(options: &mut kb_core::collection::AuthOptions) {
-    let defaults = system::default_auth_options(432000);
-    for (token, default) in [
-        (&mut options.auth_token, &defaults.auth_token),
-        (
-            &mut options.password_reset_token,
-            &defaults.password_reset_token,
-        ),
-        (
-            &mut options.email_change_token,
-            &defaults.email_change_token,
-        ),
-        (
-            &mut options.verification_token,
-            &defaults.verification_token,
-        ),
-        (&mut options.file_token, &defaults.file_token),
+/// Token secrets are never shown, so a submitted collection (an import, say) may lack them:
+/// each missing one is generated.
+fn fill_token_secrets(options: &mut kb_core::collection::AuthOptions) {
+    for token in [
+        &mut options.auth_token,
+        &mut options.password_reset_token,
+        &mut options.email_change_token,
+        &mut options.verification_token,
+        &mut options.file_token,
     ] {
         if token.secret.is_empty() {
             token.secret = system::new_secret();
         }
-        if token.duration == 0 {
-            token.duration = default.duration;
-        }
-    }
-    if options.password_auth.identity_fields.is_empty() {
-        options.password_auth.identity_fields = vec!["email".into()];
     }
 }
 
@@ -806,15 +792,7 @@ pub fn validate_collection(
             FieldError::new("validation_match_invalid", "Must be in a valid format."),
         );
     } else if name.len() > 255 {
-        errors.add(
-            "name",
-            FieldError::new(
-                "validation_length_out_of_range",
-                "The length must be between 1 and 255.",
-            )
-            .with_param("max", 255)
-            .with_param("min", 1),
-        );
+        errors.add("name", FieldError::length_between(1, 255));
     } else if kb_store::RESERVED_TABLES
         .iter()
         .any(|r| r.eq_ignore_ascii_case(name))
@@ -887,6 +865,7 @@ pub fn validate_collection(
     }
     validate_fields(collection, old, after, &mut errors);
     validate_rules(collection, after, &mut errors);
+    crate::auth_options::validate(collection, old, after, &mut errors);
     if collection.is_view() && !collection.indexes.is_empty() {
         errors.add(
             "indexes",
@@ -1112,15 +1091,6 @@ fn validate_fields(
 }
 
 fn validate_rules(collection: &Collection, after: &Schema, errors: &mut ValidationErrors) {
-    let options = ResolveOptions {
-        allow_hidden: true,
-        allow_request: true,
-        auth_collection: None,
-        respect_list_rules: false,
-    };
-    let Some(this) = after.by_id(&collection.id) else {
-        return;
-    };
     let rules = &collection.rules;
     let mut all = vec![
         ("listRule", rules.list_rule.as_deref()),
@@ -1134,16 +1104,31 @@ fn validate_rules(collection: &Collection, after: &Schema, errors: &mut Validati
         all.push(("manageRule", auth.manage_rule.as_deref()));
     }
     for (key, text) in all {
-        let Some(text) = text else { continue };
-        match kb_filter::parse_filter(text) {
-            Err(e) => errors.add(key, rule_error(&e.message)),
-            Ok(None) => {}
-            Ok(Some(expr)) => {
-                if let Err(e) = resolve_filter(&expr, after, this, &options) {
-                    errors.add(key, rule_error(&e.0));
-                }
-            }
+        if let Some(error) = text.and_then(|text| check_rule(text, collection, after)) {
+            errors.add(key, error);
         }
+    }
+}
+
+/// Why `text` is not a valid rule of `collection` (which `after` must contain), if it is not.
+pub(crate) fn check_rule(
+    text: &str,
+    collection: &Collection,
+    after: &Schema,
+) -> Option<FieldError> {
+    let options = ResolveOptions {
+        allow_hidden: true,
+        allow_request: true,
+        auth_collection: None,
+        respect_list_rules: false,
+    };
+    let this = after.by_id(&collection.id)?;
+    match kb_filter::parse_filter(text) {
+        Err(e) => Some(rule_error(&e.message)),
+        Ok(None) => None,
+        Ok(Some(expr)) => resolve_filter(&expr, after, this, &options)
+            .err()
+            .map(|e| rule_error(&e.0)),
     }
 }
 

@@ -5,11 +5,13 @@
 mod account;
 mod app;
 mod auth;
+mod auth_options;
 mod auth_records;
 mod collections;
 mod error;
 mod expand;
 mod mfa;
+mod oauth2;
 mod otp;
 mod password;
 mod ratelimit;

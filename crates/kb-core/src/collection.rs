@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::error::{FieldError, ValidationErrors};
 use crate::field::{Field, FieldKind};
 use crate::id::crc32_of;
 
@@ -141,6 +142,119 @@ pub struct OtpOptions {
 pub struct TokenConfig {
     pub secret: String,
     pub duration: u64,
+}
+
+/// Longest token lifetime an auth collection accepts: about three years, in seconds.
+const MAX_TOKEN_DURATION: i64 = 94_670_856;
+/// Longest OTP or MFA session, in seconds.
+const MAX_SESSION_DURATION: i64 = 86_400;
+
+impl AuthOptions {
+    /// The checks that need nothing but the options themselves: token secrets and
+    /// lifetimes, OTP/MFA settings, email templates, and an empty `manageRule`.
+    /// Rules, identity fields and OAuth2 providers need the schema or the provider list
+    /// and are checked by the application layer.
+    pub fn validate(&self) -> ValidationErrors {
+        let mut errors = ValidationErrors::new();
+        if self.manage_rule.as_deref() == Some("") {
+            errors.add(
+                "manageRule",
+                FieldError::new("validation_nil_or_not_empty_required", "Cannot be blank."),
+            );
+        }
+        errors.add_group("authAlert", {
+            let mut alert = ValidationErrors::new();
+            alert.add_group("emailTemplate", self.auth_alert.email_template.validate());
+            alert
+        });
+        if self.password_auth.enabled && self.password_auth.identity_fields.is_empty() {
+            errors.add_group(
+                "passwordAuth",
+                ValidationErrors::single("identityFields", FieldError::required()),
+            );
+        }
+        let mut otp = ValidationErrors::new();
+        if self.otp.enabled {
+            check_duration(&mut otp, self.otp.duration, 10, MAX_SESSION_DURATION);
+            if self.otp.length == 0 {
+                otp.add("length", FieldError::required());
+            } else if self.otp.length < 4 {
+                otp.add("length", FieldError::at_least(4));
+            }
+        }
+        otp.add_group("emailTemplate", self.otp.email_template.validate());
+        errors.add_group("otp", otp);
+        if self.mfa.enabled {
+            let mut mfa = ValidationErrors::new();
+            check_duration(&mut mfa, self.mfa.duration, 10, MAX_SESSION_DURATION);
+            errors.add_group("mfa", mfa);
+        }
+        for (key, token) in [
+            ("authToken", &self.auth_token),
+            ("passwordResetToken", &self.password_reset_token),
+            ("emailChangeToken", &self.email_change_token),
+            ("verificationToken", &self.verification_token),
+            ("fileToken", &self.file_token),
+        ] {
+            let mut group = ValidationErrors::new();
+            let secret_length = token.secret.chars().count();
+            if secret_length == 0 {
+                group.add("secret", FieldError::required());
+            } else if !(30..=255).contains(&secret_length) {
+                group.add("secret", FieldError::length_between(30, 255));
+            }
+            check_duration(&mut group, token.duration, 10, MAX_TOKEN_DURATION);
+            errors.add_group(key, group);
+        }
+        for (key, template) in [
+            ("verificationTemplate", &self.verification_template),
+            ("resetPasswordTemplate", &self.reset_password_template),
+            (
+                "confirmEmailChangeTemplate",
+                &self.confirm_email_change_template,
+            ),
+        ] {
+            errors.add_group(key, template.validate());
+        }
+        errors
+    }
+
+    /// How many login methods are switched on (MFA needs two).
+    pub fn enabled_methods(&self) -> usize {
+        [
+            self.password_auth.enabled,
+            self.oauth2.enabled,
+            self.otp.enabled,
+        ]
+        .into_iter()
+        .filter(|&on| on)
+        .count()
+    }
+}
+
+impl EmailTemplate {
+    fn validate(&self) -> ValidationErrors {
+        let mut errors = ValidationErrors::new();
+        if self.subject.is_empty() {
+            errors.add("subject", FieldError::required());
+        }
+        if self.body.is_empty() {
+            errors.add("body", FieldError::required());
+        }
+        errors
+    }
+}
+
+/// A lifetime in seconds: required (non-zero) and within `min..=max`.
+fn check_duration(errors: &mut ValidationErrors, seconds: u64, min: i64, max: i64) {
+    let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
+    if seconds == 0 {
+        errors.add("duration", FieldError::required());
+    } else if seconds < min {
+        errors.add("duration", FieldError::at_least(min));
+    } else if seconds > max {
+        errors.add("duration", FieldError::at_most(max));
+    }
 }
 
 impl CollectionKind {

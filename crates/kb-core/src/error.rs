@@ -33,6 +33,34 @@ impl FieldError {
         FieldError::new("validation_required", "Cannot be blank.")
     }
 
+    /// A number below its allowed minimum.
+    pub fn at_least(threshold: i64) -> Self {
+        FieldError::new(
+            "validation_min_greater_equal_than_required",
+            format!("Must be no less than {threshold}."),
+        )
+        .with_param("threshold", threshold)
+    }
+
+    /// A number above its allowed maximum.
+    pub fn at_most(threshold: i64) -> Self {
+        FieldError::new(
+            "validation_max_less_equal_than_required",
+            format!("Must be no greater than {threshold}."),
+        )
+        .with_param("threshold", threshold)
+    }
+
+    /// A text whose length (in characters) is outside `min..=max`.
+    pub fn length_between(min: usize, max: usize) -> Self {
+        FieldError::new(
+            "validation_length_out_of_range",
+            format!("The length must be between {min} and {max}."),
+        )
+        .with_param("max", max)
+        .with_param("min", min)
+    }
+
     pub fn invalid_value(value: impl std::fmt::Display) -> Self {
         FieldError::new(
             "validation_invalid_value",

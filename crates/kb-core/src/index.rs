@@ -402,12 +402,10 @@ impl IndexDef {
     }
 
     /// True for a unique index on exactly one column, the kind that makes a field an
-    /// identity field or a back-relation singular.
+    /// identity field or a back-relation singular. A `WHERE` clause does not matter, as in
+    /// PocketBase: the default email index is partial (`WHERE email != ''`).
     pub fn is_single_column_unique(&self, column: &str) -> bool {
-        self.unique
-            && self.where_clause.is_none()
-            && self.columns.len() == 1
-            && self.columns[0].name.eq_ignore_ascii_case(column)
+        self.unique && self.columns.len() == 1 && self.columns[0].name.eq_ignore_ascii_case(column)
     }
 }
 

@@ -197,14 +197,7 @@ impl Default for LogSettings {
 
 fn no_less_than(errors: &mut ValidationErrors, key: &str, value: i64, min: i64) {
     if value < min {
-        errors.add(
-            key,
-            FieldError::new(
-                "validation_min_greater_equal_than_required",
-                format!("Must be no less than {min}."),
-            )
-            .with_param("threshold", min),
-        );
+        errors.add(key, FieldError::at_least(min));
     }
 }
 

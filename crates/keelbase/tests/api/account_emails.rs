@@ -215,6 +215,49 @@ async fn password_reset_round_trip_revokes_old_tokens() {
 }
 
 #[tokio::test]
+async fn password_reset_confirmation_input_errors() {
+    let app = TestApp::spawn().await;
+    let data = assert_error(
+        &post(&app, "confirm-password-reset", json!({})).await,
+        400,
+        "An error occurred while validating the submitted data.",
+    );
+    assert_eq!(
+        data,
+        json!({
+            "password": {"code": "validation_required", "message": "Cannot be blank."},
+            "passwordConfirm": {"code": "validation_required", "message": "Cannot be blank."},
+            "token": {"code": "validation_required", "message": "Cannot be blank."},
+        })
+    );
+    // garbage, and a well-formed token without an address, are invalid tokens here
+    // (verification reports the missing claim instead)
+    let no_email = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpZCI6IngifQ.x";
+    for token in ["bad", no_email] {
+        let data = assert_error(
+            &post(
+                &app,
+                "confirm-password-reset",
+                json!({"token": token, "password": "new-password-9", "passwordConfirm": "new-password-9"}),
+            )
+            .await,
+            400,
+            "An error occurred while validating the submitted data.",
+        );
+        assert_eq!(
+            data,
+            json!({"token": {"code": "validation_invalid_token", "message": "Invalid or expired token."}})
+        );
+        let data = assert_error(
+            &post(&app, "confirm-verification", json!({"token": token})).await,
+            400,
+            "An error occurred while validating the submitted data.",
+        );
+        assert_eq!(data["token"]["code"], "validation_invalid_token_claims");
+    }
+}
+
+#[tokio::test]
 async fn email_change_round_trip() {
     let (app, sink) = app_with_mail().await;
     let user = sign_up(&app, "olga@example.com").await;

@@ -681,3 +681,100 @@ async fn password_errors_are_reported_before_field_errors() {
         "field errors once the password pair is valid"
     );
 }
+
+/// Each invalid auth option is reported under its own key, as PocketBase reports it.
+#[tokio::test]
+async fn invalid_auth_options_are_reported_per_key() {
+    let app = TestApp::spawn().await;
+    let required = json!({"code": "validation_required", "message": "Cannot be blank."});
+    let at_least = |n: i64| json!({"code": "validation_min_greater_equal_than_required", "message": format!("Must be no less than {n}."), "params": {"threshold": n}});
+    let cases = [
+        (
+            json!({"fields": [{"name": "nick", "type": "text"}], "passwordAuth": {"enabled": true, "identityFields": ["email", "nick"]}}),
+            json!({"passwordAuth": {"identityFields": {"code": "validation_missing_unique_constraint", "message": "The field nick doesn't have a UNIQUE constraint.", "params": {"fieldName": "nick"}}}}),
+        ),
+        (
+            json!({"passwordAuth": {"enabled": true, "identityFields": ["nosuch"]}}),
+            json!({"passwordAuth": {"identityFields": {"code": "validation_missing_field", "message": "Invalid or missing field nosuch.", "params": {"fieldName": "nosuch"}}}}),
+        ),
+        (
+            json!({"passwordAuth": {"enabled": true, "identityFields": []}}),
+            json!({"passwordAuth": {"identityFields": required}}),
+        ),
+        (
+            json!({"authToken": {"duration": 5}, "fileToken": {"duration": 0}, "emailChangeToken": {"secret": "short"}}),
+            json!({
+                "authToken": {"duration": at_least(10)},
+                "emailChangeToken": {"secret": {"code": "validation_length_out_of_range", "message": "The length must be between 30 and 255.", "params": {"max": 255, "min": 30}}},
+                "fileToken": {"duration": required},
+            }),
+        ),
+        (
+            json!({"verificationToken": {"duration": 999_999_999}}),
+            json!({"verificationToken": {"duration": {"code": "validation_max_less_equal_than_required", "message": "Must be no greater than 94670856.", "params": {"threshold": 94_670_856}}}}),
+        ),
+        (
+            json!({"otp": {"enabled": true, "length": 2, "duration": 5}, "mfa": {"enabled": true, "duration": 0}}),
+            json!({"mfa": {"duration": required}, "otp": {"duration": at_least(10), "length": at_least(4)}}),
+        ),
+        (
+            json!({"mfa": {"enabled": true}}),
+            json!({"mfa": {"enabled": {"code": "validation_mfa_not_enough_auths", "message": "MFA requires at least 2 auth methods to be enabled."}}}),
+        ),
+        (
+            json!({"mfa": {"enabled": true, "rule": "nosuch = 1"}, "otp": {"enabled": true}}),
+            json!({"mfa": {"rule": {"code": "validation_invalid_rule", "message": "Invalid rule. Raw error: invalid left operand \"nosuch\" - unknown field \"nosuch\"."}}}),
+        ),
+        (
+            json!({"manageRule": "", "authAlert": {"emailTemplate": {"subject": ""}}, "verificationTemplate": {"body": ""}}),
+            json!({
+                "authAlert": {"emailTemplate": {"subject": required}},
+                "manageRule": {"code": "validation_nil_or_not_empty_required", "message": "Cannot be blank."},
+                "verificationTemplate": {"body": required},
+            }),
+        ),
+        (
+            json!({"oauth2": {"enabled": true, "providers": [
+                {"name": "github", "clientId": "a", "clientSecret": "b"},
+                {"name": "github", "clientId": "c", "clientSecret": "d"},
+            ]}}),
+            json!({"oauth2": {"providers": {"1": {"name": {"code": "validation_duplicated_provider", "message": "The provider github is already registered.", "params": {"name": "github"}}}}}}),
+        ),
+    ];
+    for (options, expected) in cases {
+        let mut body = json!({"name": "members", "type": "auth"});
+        merge(&mut body, &options);
+        let (status, response) = app.try_create_collection(&body).await;
+        assert_eq!(status, 400, "{options} -> {response}");
+        assert_eq!(response["message"], "Failed to create collection.");
+        assert_eq!(response["data"], expected, "{options}");
+    }
+    // none of them was created; valid options still are
+    assert_eq!(app.collection("members").await.0, 404);
+    let created = app
+        .create_collection(&json!({"name": "members", "type": "auth", "mfa": {"enabled": true, "rule": "verified = true"}, "otp": {"enabled": true}}))
+        .await;
+    assert_eq!(created["mfa"]["rule"], "verified = true");
+
+    // the superusers' own rules are fixed
+    let (status, response) = app
+        .try_update_collection(
+            "_superusers",
+            &json!({"authRule": "verified = true", "manageRule": "id != ''"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{response}");
+    let fixed = json!({"code": "validation_collection_system_rule_change", "message": "System collection API rule cannot be changed."});
+    assert_eq!(
+        response["data"],
+        json!({"authRule": fixed, "manageRule": fixed})
+    );
+}
+
+fn merge(target: &mut Value, extra: &Value) {
+    if let (Some(target), Some(extra)) = (target.as_object_mut(), extra.as_object()) {
+        for (key, value) in extra {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+}
