@@ -10,6 +10,7 @@ use kb_store::{ListQuery, Reader, RequestInfo, Row};
 use serde_json::{Map, Value, json};
 
 use crate::app::{Access, App, RequestMeta, Requester, RuleKind};
+use crate::auth_alert::LoginOrigin;
 use crate::error::{AppError, AppResult};
 use crate::password;
 use crate::records::delete_cascading;
@@ -30,7 +31,7 @@ impl AuthResponse {
 }
 
 /// A plan for `field = value`.
-fn equals(field: &str, value: &str) -> FilterPlan {
+pub(crate) fn equals(field: &str, value: &str) -> FilterPlan {
     FilterPlan {
         joins: Vec::new(),
         cond: Cond::Compare(Box::new(Compare {
@@ -144,6 +145,7 @@ impl App {
         collection: &str,
         body: &Map<String, Value>,
         mfa_id: Option<&str>,
+        origin: &LoginOrigin,
     ) -> AppResult<AuthResponse> {
         let collection = self.auth_collection(collection)?;
         let options = collection
@@ -237,7 +239,7 @@ impl App {
                 .write(move |w| w.update(&target, &id, &row).map_err(AppError::from))
                 .await?;
         }
-        self.finish_auth(&collection, &record, "password", mfa_id)
+        self.finish_auth(&collection, &record, "password", mfa_id, origin)
             .await
     }
 
@@ -249,6 +251,7 @@ impl App {
         record: &Row,
         method: &str,
         mfa_id: Option<&str>,
+        origin: &LoginOrigin,
     ) -> AppResult<AuthResponse> {
         if !self.satisfies(collection, record, RuleKind::Auth).await? {
             return Err(AppError::Forbidden(
@@ -257,6 +260,7 @@ impl App {
         }
         self.check_mfa(collection, record, method, mfa_id).await?;
         let token = self.auth_token(collection, record)?;
+        self.note_login_origin(collection, record, origin).await;
         Ok(AuthResponse {
             token,
             record: Self::auth_record_json(collection, record),

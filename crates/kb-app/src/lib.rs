@@ -5,6 +5,7 @@
 mod account;
 mod app;
 mod auth;
+mod auth_alert;
 mod auth_options;
 mod auth_records;
 mod collections;
@@ -22,6 +23,7 @@ mod tokens;
 
 pub use app::{App, RequestMeta, Requester};
 pub use auth::AuthResponse;
+pub use auth_alert::LoginOrigin;
 pub use collections::require_superuser;
 pub use error::{AppError, AppResult};
 pub use ratelimit::RateTarget;

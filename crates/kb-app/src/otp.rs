@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::app::App;
 use crate::auth::AuthResponse;
+use crate::auth_alert::LoginOrigin;
 use crate::error::{AppError, AppResult};
 use crate::password;
 use crate::system;
@@ -104,6 +105,7 @@ impl App {
         collection: &str,
         body: &Map<String, Value>,
         mfa_id: Option<&str>,
+        origin: &LoginOrigin,
     ) -> AppResult<AuthResponse> {
         let (collection, otps) = self.otp_collection(collection)?;
         let field = |key: &str| {
@@ -185,7 +187,8 @@ impl App {
             })
             .await?;
         record.clone_from(&updated);
-        self.finish_auth(&collection, &record, "otp", mfa_id).await
+        self.finish_auth(&collection, &record, "otp", mfa_id, origin)
+            .await
     }
 
     /// Count an attempt for the record; refuse once the window holds too many.

@@ -10,7 +10,7 @@ use kb_app::{App, Page, require_superuser};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::request::{Auth, JsonBody, Params};
+use crate::request::{Auth, JsonBody, Origin, Params};
 use crate::response::{json_ok, no_content};
 
 type AppState = State<Arc<App>>;
@@ -141,13 +141,14 @@ pub async fn delete_record(
 pub async fn auth_with_password(
     State(app): AppState,
     Path(collection): Path<String>,
+    Origin(origin): Origin,
     params: Params,
     body: JsonBody,
 ) -> ApiResult<Response> {
     let body = body.object(LOAD_ERROR)?;
     let mfa_id = mfa_id(&params, &body);
     let auth = app
-        .auth_with_password(&collection, &body, mfa_id.as_deref())
+        .auth_with_password(&collection, &body, mfa_id.as_deref(), &origin)
         .await?;
     json_ok(auth.to_json(), &params)
 }
@@ -206,13 +207,14 @@ pub async fn request_otp(
 pub async fn auth_with_otp(
     State(app): AppState,
     Path(collection): Path<String>,
+    Origin(origin): Origin,
     params: Params,
     body: JsonBody,
 ) -> ApiResult<Response> {
     let body = body.object(LOAD_ERROR)?;
     let mfa_id = mfa_id(&params, &body);
     let auth = app
-        .auth_with_otp(&collection, &body, mfa_id.as_deref())
+        .auth_with_otp(&collection, &body, mfa_id.as_deref(), &origin)
         .await?;
     json_ok(auth.to_json(), &params)
 }

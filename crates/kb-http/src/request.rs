@@ -2,13 +2,14 @@
 //! request meta rules read, and bodies (JSON, multipart, url-encoded) as one JSON object.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use kb_app::{App, RequestMeta, Requester};
+use kb_app::{App, LoginOrigin, RequestMeta, Requester};
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
@@ -26,12 +27,38 @@ impl FromRequestParts<Arc<App>> for Auth {
         parts: &mut Parts,
         app: &Arc<App>,
     ) -> Result<Self, Self::Rejection> {
+        // The rate-limit middleware has authenticated the request already.
+        if let Some(requester) = parts.extensions.get::<Requester>() {
+            return Ok(Auth(requester.clone()));
+        }
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         Ok(Auth(app.authenticate(token).await))
+    }
+}
+
+/// Where the request comes from (peer IP and User-Agent), for login alerts.
+pub struct Origin(pub LoginOrigin);
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip().to_string())
+            .unwrap_or_default();
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Origin(LoginOrigin { ip, user_agent }))
     }
 }
 

@@ -688,3 +688,94 @@ async fn a_token_of_another_collection_is_refused() {
         json!({"code": "validation_token_collection_mismatch", "message": "The provided token is for different auth collection."})
     );
 }
+
+async fn login_with_agent(app: &TestApp, email: &str, user_agent: &str) {
+    let guest = app.guest();
+    let response = guest
+        .send(
+            guest
+                .request(
+                    reqwest::Method::POST,
+                    "/api/collections/users/auth-with-password",
+                )
+                .header("User-Agent", user_agent)
+                .json(&json!({"identity": email, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text);
+}
+
+fn origin_fingerprints(app: &TestApp, record_id: &str) -> Vec<String> {
+    let db = app.db();
+    let mut statement = db
+        .prepare("SELECT fingerprint FROM _authOrigins WHERE recordRef = ?1 ORDER BY updated DESC")
+        .unwrap();
+    statement
+        .query_map([record_id], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_login_from_a_new_origin_mails_an_alert() {
+    let (app, sink) = app_with_mail().await;
+    let user = sign_up(&app, "lena@example.com").await;
+    let id = user["id"].as_str().unwrap();
+
+    login_with_agent(&app, "lena@example.com", "agent-one").await; // first login: no alert
+    login_with_agent(&app, "lena@example.com", "agent-one").await; // known origin: no alert
+    assert_eq!(origin_fingerprints(&app, id).len(), 1);
+    login_with_agent(&app, "lena@example.com", "agent-two").await;
+    let mail = sink.next_message(WAIT).await.expect("an alert");
+    assert_eq!(mail.rcpt_to, vec!["lena@example.com".to_owned()]);
+    assert_eq!(mail.subject, "Login from a new location");
+    let html = mail.html.unwrap_or_default();
+    assert!(html.contains("127.0.0.1 agent-two"), "{html}");
+    assert!(html.contains("Harbor"), "{html}");
+    // the fingerprint is PocketBase's: md5(ip + user agent)
+    assert_eq!(
+        origin_fingerprints(&app, id)[0],
+        "2af6689399199f3ef7d3313b6df35f25",
+        "md5(\"127.0.0.1agent-two\")"
+    );
+
+    // origins are capped at five, the least recently used going first
+    for n in 3..=7 {
+        login_with_agent(&app, "lena@example.com", &format!("agent-{n}")).await;
+    }
+    login_with_agent(&app, "lena@example.com", "agent-7").await; // known: no alert
+    let subjects_and_agents: Vec<bool> = {
+        let mut seen = Vec::new();
+        for n in 3..=7 {
+            let mail = sink
+                .next_message(WAIT)
+                .await
+                .expect("an alert per new origin");
+            seen.push(
+                mail.html
+                    .unwrap_or_default()
+                    .contains(&format!("agent-{n}")),
+            );
+        }
+        seen
+    };
+    assert_eq!(subjects_and_agents, vec![true; 5]);
+    assert!(
+        sink.next_message(Duration::from_millis(500))
+            .await
+            .is_none(),
+        "a known origin sends nothing"
+    );
+    assert_eq!(origin_fingerprints(&app, id).len(), 5);
+
+    // switched off: no alerts
+    app.update_collection("users", &json!({"authAlert": {"enabled": false}}))
+        .await;
+    login_with_agent(&app, "lena@example.com", "agent-8").await;
+    assert!(
+        sink.next_message(Duration::from_millis(500))
+            .await
+            .is_none()
+    );
+}
