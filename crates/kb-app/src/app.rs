@@ -138,6 +138,8 @@ pub struct App {
     pub(crate) rate_counters: Mutex<crate::ratelimit::Counters>,
     /// `auth-with-otp` attempts per record.
     pub(crate) otp_attempts: Mutex<crate::otp::Attempts>,
+    /// Realtime (SSE) clients and their subscriptions.
+    pub realtime: Arc<crate::realtime::Realtime>,
 }
 
 impl App {
@@ -181,6 +183,7 @@ impl App {
             outbox,
             rate_counters: Mutex::new(Default::default()),
             otp_attempts: Mutex::new(Default::default()),
+            realtime: Arc::default(),
         }))
     }
 

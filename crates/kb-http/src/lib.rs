@@ -4,6 +4,7 @@
 mod error;
 mod handlers;
 mod middleware;
+mod realtime;
 mod request;
 mod response;
 
@@ -93,6 +94,14 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/api/collections/{collection}/records/{id}",
             get(view_record).patch(update_record).delete(delete_record),
+        )
+        .route(
+            "/api/realtime",
+            get(realtime::connect).post(realtime::set_subscriptions),
+        )
+        .route(
+            "/api/oauth2-redirect",
+            get(realtime::oauth2_redirect_get).post(realtime::oauth2_redirect_post),
         )
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback);

@@ -73,6 +73,13 @@ impl Server {
     ) -> std::io::Result<()> {
         let router = kb_http::router(self.app.clone());
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        // Realtime streams never finish on their own: end them when shutdown starts, or the
+        // graceful shutdown would wait for them.
+        let realtime = self.app.realtime.clone();
+        let shutdown = async move {
+            shutdown.await;
+            realtime.shutdown();
+        };
         let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;

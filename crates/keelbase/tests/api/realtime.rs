@@ -1,0 +1,768 @@
+//! Realtime over SSE: the connect event, subscriptions and their errors, auth binding,
+//! timeouts, the OAuth2 redirect, and that a client that never reads cannot hold up others.
+//! Expected values were measured on PocketBase 0.40.6.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use kb_app::realtime::{Limits, Message};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const LONG: Duration = Duration::from_secs(10);
+
+/// One parsed SSE event.
+#[derive(Debug, PartialEq)]
+struct Event {
+    id: String,
+    event: String,
+    data: String,
+}
+
+/// A raw SSE reader over the response's byte chunks.
+struct Sse {
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+    client_id: String,
+    /// The first event exactly as sent.
+    connect_frame: String,
+}
+
+impl Sse {
+    async fn open(app: &TestApp) -> Sse {
+        Sse::open_with(&http_client(), app).await
+    }
+
+    async fn open_with(http: &reqwest::Client, app: &TestApp) -> Sse {
+        let response = http
+            .get(format!("{}/api/realtime", app.base()))
+            .send()
+            .await
+            .expect("connect");
+        assert_eq!(response.status().as_u16(), 200);
+        let mut sse = Sse {
+            response,
+            buffer: Vec::new(),
+            client_id: String::new(),
+            connect_frame: String::new(),
+        };
+        let frame = sse.next_frame(LONG).await.expect("the PB_CONNECT event");
+        let event = parse(&frame);
+        assert_eq!(event.event, "PB_CONNECT");
+        sse.client_id = event.id;
+        sse.connect_frame = frame;
+        sse
+    }
+
+    /// The next raw frame (up to and including its blank line); `None` when the stream
+    /// ended or nothing came within `wait`.
+    async fn next_frame(&mut self, wait: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+                let frame: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                return Some(String::from_utf8(frame).expect("utf-8 frame"));
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .ok()?
+                .ok()??;
+            self.buffer.extend_from_slice(&chunk);
+        }
+    }
+
+    async fn next_event(&mut self, wait: Duration) -> Option<Event> {
+        self.next_frame(wait).await.map(|frame| parse(&frame))
+    }
+
+    /// True when the server ends the stream within `wait` (no event before that).
+    async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(Some(chunk))) => self.buffer.extend_from_slice(&chunk),
+                Ok(_) => return true,
+            }
+        }
+    }
+}
+
+fn parse(frame: &str) -> Event {
+    let mut event = Event {
+        id: String::new(),
+        event: String::new(),
+        data: String::new(),
+    };
+    for line in frame.lines().filter(|l| !l.is_empty()) {
+        let (key, value) = line.split_once(':').expect("a field line");
+        match key {
+            "id" => event.id = value.to_owned(),
+            "event" => event.event = value.to_owned(),
+            "data" => event.data = value.to_owned(),
+            other => panic!("unexpected SSE field {other:?} in {frame:?}"),
+        }
+    }
+    event
+}
+
+/// An HTTP client whose connections come from another loopback address.
+fn client_from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .local_address(IpAddr::from(ip))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("build the HTTP client")
+}
+
+fn no_redirects() -> reqwest::Client {
+    client_from([127, 0, 0, 1])
+}
+
+async fn subscribe(client: &Client, client_id: &str, topics: &[&str]) -> (u16, Value) {
+    client
+        .post_json(
+            "/api/realtime",
+            &json!({"clientId": client_id, "subscriptions": topics}),
+        )
+        .await
+}
+
+fn topics(app: &TestApp, client_id: &str) -> Vec<String> {
+    let client = app.app.realtime.client(client_id).expect("the client");
+    let mut topics: Vec<String> = client
+        .subscriptions("")
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    topics.sort();
+    topics
+}
+
+/// Wait (bounded) for a condition the server reaches asynchronously.
+async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + LONG;
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn short_limits(app: &TestApp, idle: u64, lifetime: u64) {
+    app.app.realtime.set_limits(Limits {
+        idle_timeout: Duration::from_millis(idle),
+        max_lifetime: Duration::from_millis(lifetime),
+        ..Limits::default()
+    });
+}
+
+#[tokio::test]
+async fn connect_sends_pb_connect_with_the_client_id() {
+    let app = TestApp::spawn().await;
+    let response = http_client()
+        .get(format!("{}/api/realtime", app.base()))
+        .send()
+        .await
+        .expect("connect");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(header("content-type").as_deref(), Some("text/event-stream"));
+    assert_eq!(header("cache-control").as_deref(), Some("no-store"));
+    assert_eq!(header("x-accel-buffering").as_deref(), Some("no"));
+    assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
+    drop(response);
+
+    let first = Sse::open(&app).await;
+    let id = first.client_id.clone();
+    assert_eq!(id.len(), 40);
+    assert!(id.chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
+    assert_eq!(
+        first.connect_frame,
+        format!("id:{id}\nevent:PB_CONNECT\ndata:{{\"clientId\":\"{id}\"}}\n\n")
+    );
+    let second = Sse::open(&app).await;
+    assert_ne!(second.client_id, id);
+    eventually("two clients", || app.app.realtime.client_count() == 2).await;
+    assert_eq!(
+        app.app.realtime.client(&id).map(|c| c.ip()),
+        Some(IpAddr::from([127, 0, 0, 1]))
+    );
+
+    // closing a stream unregisters its client
+    drop(first);
+    eventually("the closed client is gone", || {
+        app.app.realtime.client(&id).is_none()
+    })
+    .await;
+    assert_eq!(app.app.realtime.client_count(), 1);
+}
+
+#[tokio::test]
+async fn every_event_carries_the_client_id() {
+    let app = TestApp::spawn().await;
+    let mut sse = Sse::open(&app).await;
+    assert_eq!(
+        subscribe(&app.guest(), &sse.client_id, &["news", "posts/*"]).await,
+        (204, Value::Null)
+    );
+    app.app
+        .realtime
+        .publish(Message::new("news", r#"{"hello":"world"}"#));
+    app.app.realtime.publish(Message::new("elsewhere", "{}"));
+    app.app.realtime.publish(Message::new("posts/*", "{}"));
+    let frame = sse.next_frame(LONG).await.expect("an event");
+    assert_eq!(
+        frame,
+        format!(
+            "id:{}\nevent:news\ndata:{{\"hello\":\"world\"}}\n\n",
+            sse.client_id
+        )
+    );
+    let event = sse.next_event(LONG).await.expect("an event");
+    assert_eq!(
+        event,
+        Event {
+            id: sse.client_id.clone(),
+            event: "posts/*".into(),
+            data: "{}".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn subscriptions_are_replaced_as_a_whole() {
+    let app = TestApp::spawn().await;
+    let sse = Sse::open(&app).await;
+    let guest = app.guest();
+    let id = sse.client_id.as_str();
+    assert_eq!(subscribe(&guest, id, &["a", "b", ""]).await.0, 204);
+    assert_eq!(topics(&app, id), ["a", "b"]);
+    assert_eq!(subscribe(&guest, id, &["c"]).await.0, 204);
+    assert_eq!(topics(&app, id), ["c"]);
+    // an empty list, a missing one and null all unsubscribe from everything
+    assert_eq!(subscribe(&guest, id, &[]).await.0, 204);
+    assert!(topics(&app, id).is_empty());
+    assert_eq!(subscribe(&guest, id, &["c"]).await.0, 204);
+    let resp = guest
+        .post_json(
+            "/api/realtime",
+            &json!({"clientId": id, "subscriptions": null}),
+        )
+        .await;
+    assert_eq!(resp.0, 204);
+    assert!(topics(&app, id).is_empty());
+    assert_eq!(
+        guest
+            .post_json("/api/realtime", &json!({"clientId": id}))
+            .await
+            .0,
+        204
+    );
+
+    // a form body works too; one value is one topic
+    let resp = guest
+        .raw_body(
+            Method::POST,
+            "/api/realtime",
+            "application/x-www-form-urlencoded",
+            format!("clientId={id}&subscriptions=123"),
+        )
+        .await;
+    assert_eq!(resp.status, 204, "{}", resp.text);
+    assert_eq!(topics(&app, id), ["123"]);
+}
+
+#[tokio::test]
+async fn topic_options_are_parsed_for_later_events() {
+    let app = TestApp::spawn().await;
+    let sse = Sse::open(&app).await;
+    let id = sse.client_id.as_str();
+    let options = json!({
+        "query": {"filter": "title != ''", "expand": "author", "fields": "id,title", "page": 2},
+        "headers": {"X-Custom-Token": "abc", "someFlag": true},
+    });
+    let with_options = format!("posts/*?options={}", enc(&options.to_string()));
+    let bad_json = "posts/abc?options=notjson";
+    let resp = subscribe(&app.guest(), id, &[&with_options, bad_json, "posts"]).await;
+    assert_eq!(resp, (204, Value::Null));
+    assert_eq!(topics(&app, id), ["posts", &with_options, bad_json]);
+
+    let client = app.app.realtime.client(id).expect("the client");
+    let parsed = client.subscriptions("posts/*?");
+    assert_eq!(parsed.len(), 1);
+    let (topic, options) = &parsed[0];
+    assert_eq!(topic, &with_options);
+    assert_eq!(options.filter(), "title != ''");
+    assert_eq!(options.expand(), "author");
+    assert_eq!(options.fields(), "id,title");
+    assert_eq!(
+        Value::Object(options.query.clone()),
+        json!({"filter": "title != ''", "expand": "author", "fields": "id,title", "page": "2"})
+    );
+    assert_eq!(
+        Value::Object(options.headers.clone()),
+        json!({"x_custom_token": "abc", "some_flag": "true"})
+    );
+    let plain = client.subscriptions("posts/abc?");
+    assert_eq!(plain.len(), 1);
+    assert!(plain[0].1.query.is_empty() && plain[0].1.headers.is_empty());
+    // `posts?` matches the bare topic only, not `posts/…`
+    assert_eq!(client.subscriptions("posts?").len(), 1);
+}
+
+#[tokio::test]
+async fn subscription_errors() {
+    let app = TestApp::spawn().await;
+    let sse = Sse::open(&app).await;
+    let id = sse.client_id.as_str();
+    let guest = app.guest();
+
+    assert_plain_error(
+        &subscribe(&guest, "nope", &["a"]).await,
+        404,
+        "Missing or invalid client id.",
+    );
+    // a blank id is a validation error; spaces are an unknown id
+    let resp = subscribe(&guest, "", &["a"]).await;
+    let data = assert_error(&resp, 400, BAD_REQUEST);
+    assert_eq!(
+        data,
+        json!({"clientId": {"code": "validation_required", "message": "Cannot be blank."}})
+    );
+    assert_eq!(
+        guest.post_json("/api/realtime", &json!({})).await.1["data"],
+        data
+    );
+    assert_eq!(subscribe(&guest, "   ", &[]).await.0, 404);
+
+    // too many topics; topics too long (counted in bytes), each reported by index. The
+    // input is checked before the client id.
+    let many: Vec<String> = (0..1001).map(|i| format!("t{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let resp = subscribe(&guest, "nope", &many).await;
+    let data = assert_error(&resp, 400, BAD_REQUEST);
+    assert_eq!(
+        data,
+        json!({"subscriptions": {
+            "code": "validation_length_too_long",
+            "message": "The length must be no more than 1000.",
+            "params": {"max": 1000, "min": 0},
+        }})
+    );
+    assert_eq!(subscribe(&guest, id, &many[..1000]).await.0, 204);
+    let long = "x".repeat(2501);
+    let wide = "é".repeat(1251);
+    let resp = subscribe(&guest, id, &["ok", &long, &"x".repeat(2500), &wide]).await;
+    let too_long = json!({
+        "code": "validation_length_too_long",
+        "message": "The length must be no more than 2500.",
+        "params": {"max": 2500, "min": 0},
+    });
+    let data = assert_error(&resp, 400, BAD_REQUEST);
+    assert_eq!(
+        data,
+        json!({"subscriptions": {"1": too_long, "3": too_long}})
+    );
+    assert_eq!(subscribe(&guest, id, &[&"é".repeat(1250)]).await.0, 204);
+
+    // wrong types and unreadable bodies
+    for body in [
+        json!({"clientId": 1, "subscriptions": []}),
+        json!({"clientId": id, "subscriptions": "a"}),
+        json!({"clientId": id, "subscriptions": [1]}),
+        json!({"clientId": id, "subscriptions": {"a": 1}}),
+    ] {
+        assert_plain_error(
+            &guest.post_json("/api/realtime", &body).await,
+            400,
+            BAD_REQUEST,
+        );
+    }
+    for (content_type, body) in [("application/json", "garbage"), ("text/plain", "{}")] {
+        let resp = guest
+            .raw_body(Method::POST, "/api/realtime", content_type, body)
+            .await;
+        assert_plain_error(&resp.pair(), 400, BAD_REQUEST);
+    }
+
+    // the same client id from another address
+    let other = Client {
+        http: client_from([127, 0, 0, 2]),
+        base: app.base().to_owned(),
+        token: Some(app.token().to_owned()),
+    };
+    assert_plain_error(
+        &subscribe(&other, id, &["a"]).await,
+        400,
+        "Invalid realtime client.",
+    );
+}
+
+#[tokio::test]
+async fn auth_is_bound_by_the_first_authenticated_request() {
+    let app = TestApp::spawn().await;
+    let sse = Sse::open(&app).await;
+    let id = sse.client_id.as_str();
+    let guest = app.guest();
+    let mismatch = "The current and the previous request authorization don't match.";
+
+    // guest, guest again, then a superuser: allowed
+    assert_eq!(subscribe(&guest, id, &["a"]).await.0, 204);
+    assert_eq!(subscribe(&guest, id, &["a"]).await.0, 204);
+    assert!(
+        !app.app
+            .realtime
+            .client(id)
+            .expect("client")
+            .auth()
+            .is_superuser()
+    );
+    assert_eq!(subscribe(&app.su, id, &["a"]).await.0, 204);
+    assert!(
+        app.app
+            .realtime
+            .client(id)
+            .expect("client")
+            .auth()
+            .is_superuser()
+    );
+    // the same record with a new token (and a `Bearer` prefix) is the same auth
+    let (status, login) = guest
+        .auth_with_password("_superusers", SU_EMAIL, SU_PASSWORD)
+        .await;
+    assert_eq!(status, 200);
+    let bearer = app.with_token(&format!(
+        "Bearer {}",
+        login["token"].as_str().expect("token")
+    ));
+    assert_eq!(subscribe(&bearer, id, &["b"]).await.0, 204);
+
+    // a guest, an invalid token, or another record: refused, and nothing changes
+    assert_plain_error(&subscribe(&guest, id, &["c"]).await, 403, mismatch);
+    assert_plain_error(
+        &subscribe(&app.with_token("garbage"), id, &["c"]).await,
+        403,
+        mismatch,
+    );
+    app.app
+        .upsert_superuser("second@example.com", SU_PASSWORD)
+        .await
+        .expect("a second superuser");
+    let (status, second) = guest
+        .auth_with_password("_superusers", "second@example.com", SU_PASSWORD)
+        .await;
+    assert_eq!(status, 200);
+    let second = app.with_token(second["token"].as_str().expect("token"));
+    assert_plain_error(&subscribe(&second, id, &["c"]).await, 403, mismatch);
+    assert_eq!(topics(&app, id), ["b"]);
+
+    // the bound auth can be dropped (record deleted or token key changed): a guest again
+    app.app.realtime.drop_auth(SUPERUSERS_ID, &app.su_id);
+    assert!(
+        !app.app
+            .realtime
+            .client(id)
+            .expect("client")
+            .auth()
+            .is_superuser()
+    );
+    assert_eq!(subscribe(&second, id, &["d"]).await.0, 204);
+}
+
+#[tokio::test]
+async fn idle_streams_are_closed() {
+    let app = TestApp::spawn().await;
+    short_limits(&app, 300, 60_000);
+    let mut sse = Sse::open(&app).await;
+    let id = sse.client_id.clone();
+    assert!(sse.ends_within(LONG).await, "the idle stream is closed");
+    assert!(sse.buffer.is_empty(), "no event before closing");
+    eventually("the idle client is gone", || {
+        app.app.realtime.client(&id).is_none()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn messages_keep_a_stream_alive_until_its_maximum_lifetime() {
+    let app = TestApp::spawn().await;
+    short_limits(&app, 400, 1500);
+    let mut sse = Sse::open(&app).await;
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        subscribe(&app.guest(), &sse.client_id, &["tick"]).await.0,
+        204
+    );
+    // a message every 150 ms keeps the 400 ms idle timer from firing...
+    let mut received = 0;
+    loop {
+        app.app.realtime.publish(Message::new("tick", "{}"));
+        match sse.next_event(Duration::from_millis(150)).await {
+            Some(event) => {
+                assert_eq!(event.event, "tick");
+                received += 1;
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+            None => break,
+        }
+        assert!(started.elapsed() < LONG, "the stream outlived its lifetime");
+    }
+    // ...until the lifetime ends the stream
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        received >= 4,
+        "{received} messages before the lifetime ended"
+    );
+    assert!(sse.ends_within(LONG).await);
+}
+
+#[tokio::test]
+async fn oauth2_redirect_delivers_to_the_right_client() {
+    let app = TestApp::spawn().await;
+    let mut target = Sse::open(&app).await;
+    let mut other = Sse::open(&app).await;
+    let guest = app.guest();
+    for sse in [&target, &other] {
+        assert_eq!(
+            subscribe(&guest, &sse.client_id, &["@oauth2", "posts"])
+                .await
+                .0,
+            204
+        );
+    }
+    let http = no_redirects();
+    let redirect = |query: String| {
+        let http = http.clone();
+        let url = format!("{}/api/oauth2-redirect?{query}", app.base());
+        async move {
+            let resp = http.get(url).send().await.expect("redirect");
+            let location = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            (resp.status().as_u16(), location.unwrap_or_default())
+        }
+    };
+    let success = "../_/#/auth/oauth2-redirect-success".to_owned();
+    let failure = "../_/#/auth/oauth2-redirect-failure".to_owned();
+    let id = target.client_id.clone();
+
+    assert_eq!(
+        redirect(format!("state={id}&code=abc")).await,
+        (307, success.clone())
+    );
+    assert_eq!(
+        target.next_frame(LONG).await.expect("the @oauth2 event"),
+        format!("id:{id}\nevent:@oauth2\ndata:{{\"state\":\"{id}\",\"code\":\"abc\"}}\n\n")
+    );
+    // used up: a second redirect finds no subscriber, the other topics remain
+    assert_eq!(
+        redirect(format!("state={id}&code=again")).await,
+        (307, failure.clone())
+    );
+    assert_eq!(topics(&app, &id), ["posts"]);
+
+    // the other client got nothing: its next event is one sent after all of the above
+    app.app.realtime.publish(Message::new("posts", "{}"));
+    assert_eq!(other.next_event(LONG).await.expect("event").event, "posts");
+    assert_eq!(target.next_event(LONG).await.expect("event").event, "posts");
+
+    // an error is delivered too, but the page is the failure one; code is always present
+    let other_id = other.client_id.clone();
+    assert_eq!(
+        redirect(format!("state={other_id}&error=access_denied")).await,
+        (307, failure.clone())
+    );
+    assert_eq!(
+        other.next_event(LONG).await.expect("event").data,
+        format!(r#"{{"state":"{other_id}","code":"","error":"access_denied"}}"#)
+    );
+
+    // unknown, empty or missing state
+    for query in ["state=nope&code=abc", "state=&code=abc", "code=abc", ""] {
+        assert_eq!(redirect(query.to_owned()).await, (307, failure.clone()));
+    }
+}
+
+#[tokio::test]
+async fn oauth2_redirect_checks_code_error_and_address() {
+    let app = TestApp::spawn().await;
+    let guest = app.guest();
+    let http = no_redirects();
+    let failure = "../_/#/auth/oauth2-redirect-failure";
+    let success = "../_/#/auth/oauth2-redirect-success";
+
+    // no code: delivered with an empty code, failure page
+    let mut sse = Sse::open(&app).await;
+    let id = sse.client_id.clone();
+    assert_eq!(subscribe(&guest, &id, &["@oauth2"]).await.0, 204);
+    let resp = http
+        .get(format!(
+            "{}/api/oauth2-redirect?state={id}&code=",
+            app.base()
+        ))
+        .send()
+        .await
+        .expect("redirect");
+    assert_eq!(resp.status().as_u16(), 307);
+    assert_eq!(resp.headers()["location"], failure);
+    assert_eq!(
+        sse.next_event(LONG).await.expect("event").data,
+        format!(r#"{{"state":"{id}","code":""}}"#)
+    );
+
+    // a code with an error: failure
+    let mut sse = Sse::open(&app).await;
+    let id = sse.client_id.clone();
+    assert_eq!(subscribe(&guest, &id, &["@oauth2"]).await.0, 204);
+    let resp = http
+        .get(format!(
+            "{}/api/oauth2-redirect?state={id}&code=c&error=boom",
+            app.base()
+        ))
+        .send()
+        .await
+        .expect("redirect");
+    assert_eq!(resp.headers()["location"], failure);
+    assert_eq!(
+        sse.next_event(LONG).await.expect("event").data,
+        format!(r#"{{"state":"{id}","code":"c","error":"boom"}}"#)
+    );
+
+    // not subscribed to @oauth2, or subscribed with options: not delivered
+    let sse = Sse::open(&app).await;
+    assert_eq!(
+        subscribe(&guest, &sse.client_id, &["@oauth2?options=%7B%7D"])
+            .await
+            .0,
+        204
+    );
+    let resp = http
+        .get(format!(
+            "{}/api/oauth2-redirect?state={}&code=c",
+            app.base(),
+            sse.client_id
+        ))
+        .send()
+        .await
+        .expect("redirect");
+    assert_eq!(resp.headers()["location"], failure);
+
+    // from another address: not delivered, and the subscription stays
+    let sse = Sse::open(&app).await;
+    assert_eq!(subscribe(&guest, &sse.client_id, &["@oauth2"]).await.0, 204);
+    let resp = client_from([127, 0, 0, 2])
+        .get(format!(
+            "{}/api/oauth2-redirect?state={}&code=c",
+            app.base(),
+            sse.client_id
+        ))
+        .send()
+        .await
+        .expect("redirect");
+    assert_eq!(resp.status().as_u16(), 307);
+    assert_eq!(resp.headers()["location"], failure);
+    assert_eq!(topics(&app, &sse.client_id), ["@oauth2"]);
+
+    // Apple's form POST: 303; `user` is not passed on; the query is not read
+    let mut sse = Sse::open(&app).await;
+    let id = sse.client_id.clone();
+    assert_eq!(subscribe(&guest, &id, &["@oauth2"]).await.0, 204);
+    let post = |body: String, content_type: &'static str, query: &'static str| {
+        http.post(format!("{}/api/oauth2-redirect{query}", app.base()))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let resp = post(
+        format!("state={id}&code=123&user=%7B%22name%22%3A%7B%7D%7D"),
+        "application/x-www-form-urlencoded",
+        "",
+    )
+    .await
+    .expect("redirect");
+    assert_eq!(resp.status().as_u16(), 303);
+    assert_eq!(resp.headers()["location"], success);
+    assert_eq!(
+        sse.next_event(LONG).await.expect("event").data,
+        format!(r#"{{"state":"{id}","code":"123"}}"#)
+    );
+    assert_eq!(subscribe(&guest, &id, &["@oauth2"]).await.0, 204);
+    let resp = post(
+        String::new(),
+        "application/x-www-form-urlencoded",
+        "?state=x&code=y",
+    )
+    .await
+    .expect("redirect");
+    assert_eq!(resp.status().as_u16(), 303);
+    assert_eq!(resp.headers()["location"], failure);
+    let resp = post(
+        json!({"state": id, "code": "json"}).to_string(),
+        "application/json",
+        "",
+    )
+    .await
+    .expect("redirect");
+    assert_eq!(resp.status().as_u16(), 303);
+    assert_eq!(resp.headers()["location"], success);
+    assert_eq!(
+        sse.next_event(LONG).await.expect("event").data,
+        format!(r#"{{"state":"{id}","code":"json"}}"#)
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_does_not_block_others() {
+    let app = TestApp::spawn().await;
+    app.app.realtime.set_limits(Limits {
+        queue: 4,
+        ..Limits::default()
+    });
+    let slow = Sse::open(&app).await;
+    let mut fast = Sse::open(&app).await;
+    let guest = app.guest();
+    for sse in [&slow, &fast] {
+        assert_eq!(subscribe(&guest, &sse.client_id, &["big"]).await.0, 204);
+    }
+    // 20 MB in total: more than the socket buffers can hold for the client that never reads
+    let payload = format!("\"{}\"", "x".repeat(100_000));
+    for i in 0..200 {
+        app.app
+            .realtime
+            .publish(Message::new("big", format!("{i}{payload}")));
+        let event = fast
+            .next_event(LONG)
+            .await
+            .expect("the fast client's event");
+        assert!(event.data.starts_with(&format!("{i}\"")), "message {i}");
+    }
+    assert!(
+        app.app.realtime.client(&slow.client_id).is_none(),
+        "the slow client was dropped"
+    );
+    assert!(app.app.realtime.client(&fast.client_id).is_some());
+    assert_eq!(app.app.realtime.client_count(), 1);
+}
+
+#[tokio::test]
+async fn stopping_the_server_ends_open_streams() {
+    let app = TestApp::spawn().await;
+    let mut sse = Sse::open(&app).await;
+    let stopped = tokio::time::timeout(LONG, app.stop()).await;
+    assert!(stopped.is_ok(), "the server stopped despite an open stream");
+    assert!(sse.ends_within(LONG).await);
+}
