@@ -344,6 +344,29 @@ impl App {
         body: Map<String, Value>,
         expand: &str,
     ) -> AppResult<Value> {
+        let (collection, id) = self
+            .insert_record(requester, meta, collection, body, "default", |_, _| Ok(()))
+            .await?;
+        self.read_one(requester, meta, collection, id, Vec::new(), expand)
+            .await?
+            .ok_or_else(AppError::not_found)
+    }
+
+    /// Validate and insert a record under the create rule (evaluated with `context` as
+    /// `@request.context`), then run `then` on the stored row in the same transaction.
+    /// Answers the collection and the new record's id.
+    pub(crate) async fn insert_record<F>(
+        &self,
+        requester: &Requester,
+        meta: &RequestMeta,
+        collection: &str,
+        body: Map<String, Value>,
+        context: &'static str,
+        then: F,
+    ) -> AppResult<(Arc<Collection>, String)>
+    where
+        F: FnOnce(&mut dyn Writer, &Row) -> AppResult<()> + Send + 'static,
+    {
         let (collection, access) = self.writable(requester, collection, RuleKind::Create)?;
         let work = self.password_work(&collection, &body, None).await?;
         let schema = self.schema();
@@ -351,8 +374,7 @@ impl App {
         let target = collection.clone();
         let meta_for_rule = meta.clone();
         let requester_for_rule = requester.clone();
-        let id = self
-            .store
+        self.store
             .write(move |w| {
                 let mut data = record::new_record(&target);
                 let options = ApplyOptions {
@@ -378,17 +400,16 @@ impl App {
                 if let Access::Rule(plan) = &access {
                     let view = body_view(&body, &data);
                     let request =
-                        request_info(&requester_for_rule, &meta_for_rule, Some(&view), "default");
+                        request_info(&requester_for_rule, &meta_for_rule, Some(&view), context);
                     if w.get(&target, &id, &[plan.as_ref()], &request)?.is_none() {
                         return Err(AppError::bad_request("Failed to create record."));
                     }
                 }
+                then(w, &data)?;
                 Ok::<_, AppError>(id)
             })
-            .await?;
-        self.read_one(requester, meta, collection, id, Vec::new(), expand)
-            .await?
-            .ok_or_else(AppError::not_found)
+            .await
+            .map(|id| (collection, id))
     }
 
     pub async fn update_record(

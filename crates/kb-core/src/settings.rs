@@ -2,6 +2,8 @@
 //! validation. Secrets (`smtp.password`, `s3.secret`, `backups.s3.secret`) are stored but never
 //! shown: see [`Settings::to_api_json`].
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -91,6 +93,30 @@ pub struct TrustedProxySettings {
     pub headers: Vec<String>,
     #[serde(rename = "useLeftmostIP")]
     pub use_leftmost_ip: bool,
+}
+
+impl TrustedProxySettings {
+    /// The address of the user behind a proxy: from the last value of the first configured
+    /// header that holds an IP (the proxy appends to it), the rightmost valid IP of that
+    /// list — or the leftmost with `useLeftmostIP` — else the peer's own address.
+    /// `header` answers the values a request has for a header name.
+    pub fn client_ip<'a>(&self, peer: IpAddr, header: impl Fn(&str) -> Vec<&'a str>) -> IpAddr {
+        for name in &self.headers {
+            let Some(list) = header(name).into_iter().last().filter(|l| !l.is_empty()) else {
+                continue;
+            };
+            let mut candidates = list.split(',').map(|ip| ip.trim().parse::<IpAddr>());
+            let found = if self.use_leftmost_ip {
+                candidates.find_map(Result::ok)
+            } else {
+                candidates.rev().find_map(Result::ok)
+            };
+            if let Some(ip) = found {
+                return ip;
+            }
+        }
+        peer
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -382,6 +408,32 @@ fn remove_path(obj: &mut serde_json::Map<String, Value>, path: &[&str]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_ip_comes_from_the_trusted_proxy_header() {
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        let headers = |name: &str| match name {
+            "X-Forwarded-For" => vec!["9.9.9.9", "bogus, 1.2.3.4 , 5.6.7.8, junk"],
+            "X-Empty" => vec![""],
+            _ => Vec::new(),
+        };
+        let mut proxy = TrustedProxySettings::default();
+        assert_eq!(
+            proxy.client_ip(peer, headers),
+            peer,
+            "no headers configured"
+        );
+        proxy.headers = vec![
+            "X-Missing".into(),
+            "X-Empty".into(),
+            "X-Forwarded-For".into(),
+        ];
+        assert_eq!(proxy.client_ip(peer, headers).to_string(), "5.6.7.8");
+        proxy.use_leftmost_ip = true;
+        assert_eq!(proxy.client_ip(peer, headers).to_string(), "1.2.3.4");
+        proxy.headers = vec!["X-Missing".into()];
+        assert_eq!(proxy.client_ip(peer, headers), peer);
+    }
     use serde_json::json;
 
     #[test]

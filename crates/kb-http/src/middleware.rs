@@ -16,6 +16,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
+use crate::request::ClientIp;
 
 const ALLOWED_METHODS: &str = "GET,HEAD,PUT,PATCH,POST,DELETE";
 
@@ -127,16 +128,18 @@ async fn rate_limit(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let requester = app.authenticate(token).await;
+    let client = ClientIp::resolve(&app, peer.ip(), request.headers());
     let target = RateTarget {
         method: request.method().as_str().to_owned(),
         path: request.uri().path().to_owned(),
         action: action_of(&app, request.method(), request.uri().path()),
-        client: peer.ip().to_string(),
+        client: client.0.to_string(),
     };
     if let Err(error) = app.check_rate_limit(&requester, &target) {
         return ApiError::from(error).into_response();
     }
     request.extensions_mut().insert(requester);
+    request.extensions_mut().insert(client);
     next.run(request).await
 }
 

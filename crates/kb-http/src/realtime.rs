@@ -1,13 +1,13 @@
 //! Realtime over Server-Sent Events (`GET`/`POST /api/realtime`) and the OAuth2 redirect
 //! that hands a provider's answer to a waiting realtime client (`/api/oauth2-redirect`).
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Extension;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use kb_app::realtime::{CONNECT_EVENT, Connection, Limits};
@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use tokio::time::{Instant, Sleep};
 
 use crate::error::{ApiError, ApiResult};
-use crate::request::{BodyError, JsonBody, Params};
+use crate::request::{BodyError, ClientIp, JsonBody, Params};
 use crate::response::no_content;
 
 type AppState = State<Arc<App>>;
@@ -58,8 +58,8 @@ struct Stream {
 /// `GET /api/realtime`: register a client and stream its messages, starting with
 /// `PB_CONNECT`. The stream ends after the idle timeout without a message, at the maximum
 /// lifetime, when the hub drops the client, or when the peer goes away.
-pub async fn connect(State(app): AppState, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    let connection = app.realtime.connect(peer.ip());
+pub async fn connect(State(app): AppState, ClientIp(ip): ClientIp) -> Response {
+    let connection = app.realtime.connect(ip);
     let client_id = connection.client_id().to_owned();
     let limits = connection.limits();
     let first = frame(
@@ -148,7 +148,7 @@ fn subscription_input(body: &Map<String, Value>, form: bool) -> Option<(String, 
 /// `POST /api/realtime`: replace a client's subscriptions and bind the request's auth.
 pub async fn set_subscriptions(
     State(app): AppState,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     requester: Option<Extension<Requester>>,
     headers: HeaderMap,
     body: JsonBody,
@@ -173,22 +173,17 @@ pub async fn set_subscriptions(
         None => Requester::Guest,
     };
     app.realtime
-        .set_subscriptions(&client_id, peer.ip(), &requester, topics)?;
+        .set_subscriptions(&client_id, ip, &requester, topics)?;
     Ok(no_content())
 }
 
 /// The OAuth2 redirect: deliver `state`/`code`/`error` to the realtime client named by
 /// `state`, then send the browser to the UI's success or failure page.
-fn oauth2_redirect(
-    app: &App,
-    peer: SocketAddr,
-    fields: &Map<String, Value>,
-    post: bool,
-) -> Response {
+fn oauth2_redirect(app: &App, ip: IpAddr, fields: &Map<String, Value>, post: bool) -> Response {
     let text = |key: &str| fields.get(key).and_then(form_text).unwrap_or_default();
-    let success =
-        app.realtime
-            .oauth2_redirect(&peer.ip(), &text("state"), &text("code"), &text("error"));
+    let success = app
+        .realtime
+        .oauth2_redirect(&ip, &text("state"), &text("code"), &text("error"));
     let location = if success {
         REDIRECT_SUCCESS
     } else {
@@ -205,20 +200,20 @@ fn oauth2_redirect(
 /// `GET /api/oauth2-redirect?state=…&code=…`.
 pub async fn oauth2_redirect_get(
     State(app): AppState,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     params: Params,
 ) -> Response {
-    oauth2_redirect(&app, peer, &params.meta.query, false)
+    oauth2_redirect(&app, ip, &params.meta.query, false)
 }
 
 /// `POST /api/oauth2-redirect` with a form (or JSON) body; the query is not read.
 pub async fn oauth2_redirect_post(
     State(app): AppState,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     body: JsonBody,
 ) -> Response {
     let fields = body.0.unwrap_or_default();
-    oauth2_redirect(&app, peer, &fields, true)
+    oauth2_redirect(&app, ip, &fields, true)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! request meta rules read, and bodies (JSON, multipart, url-encoded) as one JSON object.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -40,18 +40,54 @@ impl FromRequestParts<Arc<App>> for Auth {
     }
 }
 
-/// Where the request comes from (peer IP and User-Agent), for login alerts.
-pub struct Origin(pub LoginOrigin);
+/// The user's address: the peer's, or the one a trusted proxy reports
+/// (`settings.trustedProxy`). The rate-limit middleware resolves it once per request.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for Origin {
+impl ClientIp {
+    pub fn resolve(app: &App, peer: IpAddr, headers: &HeaderMap) -> ClientIp {
+        let values = |name: &str| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+        };
+        ClientIp(app.settings().trusted_proxy.client_ip(peer, values))
+    }
+}
+
+impl FromRequestParts<Arc<App>> for ClientIp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(client) = parts.extensions.get::<ClientIp>() {
+            return Ok(*client);
+        }
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| peer.ip().to_string())
-            .unwrap_or_default();
+            .map_or(IpAddr::from([127, 0, 0, 1]), |ConnectInfo(peer)| peer.ip());
+        Ok(ClientIp::resolve(app, peer, &parts.headers))
+    }
+}
+
+/// Where the request comes from (user IP and User-Agent), for login alerts.
+pub struct Origin(pub LoginOrigin);
+
+impl FromRequestParts<Arc<App>> for Origin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, app).await?;
+        let ip = ip.to_string();
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

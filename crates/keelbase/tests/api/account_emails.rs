@@ -779,3 +779,37 @@ async fn a_login_from_a_new_origin_mails_an_alert() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_the_origin() {
+    let (app, sink) = app_with_mail().await;
+    sign_up(&app, "omar@example.com").await;
+    login_with_agent(&app, "omar@example.com", "agent-one").await;
+    let (status, body) = app
+        .patch_json(
+            "/api/settings",
+            &json!({"trustedProxy": {"headers": ["X-Forwarded-For"], "useLeftmostIP": false}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let guest = app.guest();
+    let response = guest
+        .send(
+            guest
+                .request(
+                    reqwest::Method::POST,
+                    "/api/collections/users/auth-with-password",
+                )
+                .header("User-Agent", "agent-one")
+                .header("X-Forwarded-For", "198.51.100.7, 203.0.113.9")
+                .json(&json!({"identity": "omar@example.com", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    let mail = sink.next_message(WAIT).await.expect("an alert");
+    let html = mail.html.unwrap_or_default();
+    assert!(
+        html.contains("203.0.113.9 agent-one"),
+        "the proxy's rightmost entry: {html}"
+    );
+}
