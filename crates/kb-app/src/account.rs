@@ -2,7 +2,9 @@
 //! same whether or not the address belongs to an account (no enumeration); the mail goes
 //! out in the background through the outbox.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kb_core::collection::{EmailTemplate, TokenConfig};
 use kb_core::settings::Settings;
@@ -93,7 +95,36 @@ fn text_of(row: &Row, key: &str) -> String {
         .to_owned()
 }
 
+/// How long a verification or password-reset mail blocks another one to the same record.
+const RESEND_AFTER: Duration = Duration::from_secs(120);
+
+/// Account mails sent in the last [`RESEND_AFTER`], by kind and record: asking again within
+/// that time answers the same 204 but sends nothing, so nobody can flood a mailbox.
+#[derive(Default)]
+pub(crate) struct RecentMails(HashMap<(&'static str, String), Instant>);
+
+impl RecentMails {
+    /// True (and remembered) when no such mail went to `record_key` recently.
+    fn claim(&mut self, kind: &'static str, record_key: String, now: Instant) -> bool {
+        self.0
+            .retain(|_, sent| now.duration_since(*sent) < RESEND_AFTER);
+        match self.0.entry((kind, record_key)) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(now);
+                true
+            }
+        }
+    }
+}
+
 impl App {
+    /// Whether a `kind` mail may go to `record` now (see [`RecentMails`]).
+    fn may_send(&self, kind: &'static str, collection: &Collection, record: &Row) -> bool {
+        let key = format!("{}/{}", collection.id, text_of(record, "id"));
+        self.recent_mails.lock().claim(kind, key, Instant::now())
+    }
+
     pub(crate) fn find_account(
         &self,
         collection: &Arc<Collection>,
@@ -278,7 +309,9 @@ impl App {
         let Some(record) = self.find_account(&collection, &email).await? else {
             return Ok(());
         };
-        if record.get("verified").and_then(Value::as_bool) == Some(true) {
+        if record.get("verified").and_then(Value::as_bool) == Some(true)
+            || !self.may_send(tokens::VERIFICATION, &collection, &record)
+        {
             return Ok(());
         }
         let options = collection.auth_options().ok_or_else(AppError::not_found)?;
@@ -341,6 +374,9 @@ impl App {
         let Some(record) = self.find_account(&collection, &email).await? else {
             return Ok(());
         };
+        if !self.may_send(tokens::PASSWORD_RESET, &collection, &record) {
+            return Ok(());
+        }
         let token = self.account_token(
             &collection,
             &record,

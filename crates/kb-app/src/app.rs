@@ -136,6 +136,8 @@ pub struct App {
     pub(crate) outbox: kb_mail::Outbox,
     /// Rate-limit windows; cleared whenever the settings are saved.
     pub(crate) rate_counters: Mutex<crate::ratelimit::Counters>,
+    /// Recently sent verification and password-reset mails, not to be sent again yet.
+    pub(crate) recent_mails: Mutex<crate::account::RecentMails>,
     /// `auth-with-otp` attempts per record.
     pub(crate) otp_attempts: Mutex<crate::otp::Attempts>,
     /// Realtime (SSE) clients and their subscriptions.
@@ -183,6 +185,7 @@ impl App {
             outbox,
             rate_counters: Mutex::new(Default::default()),
             otp_attempts: Mutex::new(Default::default()),
+            recent_mails: Mutex::new(Default::default()),
             realtime: Arc::default(),
         }))
     }

@@ -390,17 +390,59 @@ async fn delivery_failures_are_kept_not_swallowed() {
     assert_eq!(failures.len(), 1, "the failed delivery is recorded");
     assert_eq!(failures[0].recipients, "fred@example.com");
     // the outbox keeps working
+    sign_up(&app, "gina@example.com").await;
     assert_eq!(
         post(
             &app,
             "request-password-reset",
-            json!({"email": "fred@example.com"})
+            json!({"email": "gina@example.com"})
         )
         .await
         .0,
         204
     );
-    assert!(sink.next_message(WAIT).await.is_some());
+    let mail = sink.next_message(WAIT).await.expect("the next mail");
+    assert_eq!(mail.rcpt_to, vec!["gina@example.com".to_owned()]);
+}
+
+/// A second verification or reset mail to the same record within two minutes is not sent
+/// (the answer stays 204, so nobody learns anything); other kinds and records are not held up.
+#[tokio::test]
+async fn account_mails_are_not_resent_within_two_minutes() {
+    let (app, sink) = app_with_mail().await;
+    sign_up(&app, "hana@example.com").await;
+    sign_up(&app, "ivan@example.com").await;
+    let ask = |path: &'static str, email: &'static str| {
+        let app = &app;
+        async move { post(app, path, json!({"email": email})).await.0 }
+    };
+    assert_eq!(ask("request-password-reset", "hana@example.com").await, 204);
+    assert_eq!(ask("request-password-reset", "hana@example.com").await, 204);
+    assert_eq!(ask("request-verification", "hana@example.com").await, 204);
+    assert_eq!(ask("request-verification", "hana@example.com").await, 204);
+    assert_eq!(ask("request-password-reset", "ivan@example.com").await, 204);
+    let mut received = Vec::new();
+    while let Some(mail) = sink.next_message(Duration::from_millis(800)).await {
+        received.push((mail.rcpt_to.join(","), mail.subject));
+    }
+    received.sort();
+    assert_eq!(
+        received,
+        vec![
+            (
+                "hana@example.com".to_owned(),
+                "Reset your Harbor password".to_owned()
+            ),
+            (
+                "hana@example.com".to_owned(),
+                "Verify your Harbor email".to_owned()
+            ),
+            (
+                "ivan@example.com".to_owned(),
+                "Reset your Harbor password".to_owned()
+            ),
+        ]
+    );
 }
 
 #[tokio::test]
