@@ -176,7 +176,7 @@ impl App {
         };
         let settings = settings.unwrap_or_default();
         let outbox = kb_mail::Outbox::new(crate::account::mailer_for(&settings));
-        Ok(Arc::new(App {
+        let app = Arc::new(App {
             store,
             schema: ArcSwap::from_pointee(Schema::new(collections, 1)),
             settings: ArcSwap::from_pointee(settings),
@@ -187,7 +187,9 @@ impl App {
             otp_attempts: Mutex::new(Default::default()),
             recent_mails: Mutex::new(Default::default()),
             realtime: Arc::default(),
-        }))
+        });
+        crate::record_events::RecordEvents::start(&app);
+        Ok(app)
     }
 
     pub fn schema(&self) -> Arc<Schema> {

@@ -17,6 +17,7 @@ mod otp;
 mod password;
 mod ratelimit;
 pub mod realtime;
+mod record_events;
 mod records;
 mod settings;
 pub mod system;

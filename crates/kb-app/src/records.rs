@@ -59,7 +59,7 @@ fn refs(plans: &[Arc<FilterPlan>]) -> Vec<&FilterPlan> {
 
 /// Everything a job needs to turn stored rows into API JSON.
 #[derive(Clone)]
-struct Presenter {
+pub(crate) struct Presenter {
     superuser: bool,
     /// The requester's (collection id, record id): owners see their own email.
     owner: Option<(String, String)>,
@@ -69,7 +69,7 @@ struct Presenter {
 }
 
 impl Presenter {
-    fn new(requester: &Requester) -> Self {
+    pub(crate) fn new(requester: &Requester) -> Self {
         let owner = match requester {
             Requester::Auth { collection, record } => record
                 .get("id")
@@ -84,7 +84,7 @@ impl Presenter {
         }
     }
 
-    fn managing(mut self, access: Access) -> Self {
+    pub(crate) fn managing(mut self, access: Access) -> Self {
         if let Access::Rule(plan) = access {
             self.manage = Some(plan);
         }
@@ -107,7 +107,7 @@ impl Presenter {
         json
     }
 
-    fn present(
+    pub(crate) fn present(
         &self,
         reader: &mut dyn Reader,
         collection: &Collection,
@@ -140,7 +140,7 @@ impl Presenter {
 
 impl App {
     /// A client's `filter`, resolved with the requester's reach.
-    fn client_filter(
+    pub(crate) fn client_filter(
         &self,
         schema: &Schema,
         requester: &Requester,

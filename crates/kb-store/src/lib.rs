@@ -7,6 +7,7 @@
 //! queries, insert, cascade) inside one transaction without holding it across an `.await`;
 //! SQLite runs them on its writer thread with group commit.
 
+pub mod changes;
 pub mod dialect;
 pub mod sql;
 pub mod sqlite;
@@ -19,9 +20,10 @@ use std::sync::Arc;
 use kb_core::settings::Settings;
 use kb_core::{Collection, Field};
 use kb_query::FilterPlan;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde_json::{Map, Value};
 
+pub use changes::{AfterCommit, Change, ChangeKind, ChangeObserver};
 pub use sql::SortSpec;
 pub use values::{RequestInfo, SqlValue};
 
@@ -138,8 +140,14 @@ pub trait Writer: Reader {
 }
 
 pub type ReadJob = Box<dyn FnOnce(&mut dyn Reader) + Send>;
-/// A write job returns whether to commit its changes (`false` rolls them back).
-pub type WriteJob = Box<dyn FnOnce(&mut dyn Writer) -> bool + Send>;
+/// What a write job decided.
+pub enum Outcome {
+    /// Undo the job's changes.
+    Rollback,
+    /// Keep them; once committed, run the hook (in commit order).
+    Commit(Option<AfterCommit>),
+}
+pub type WriteJob = Box<dyn FnOnce(&mut dyn Writer) -> Outcome + Send>;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What a storage backend provides.
@@ -153,11 +161,22 @@ pub trait Backend: Send + Sync + 'static {
 
 /// The application's handle to storage.
 #[derive(Clone)]
-pub struct Store(Arc<dyn Backend>);
+pub struct Store {
+    backend: Arc<dyn Backend>,
+    observer: Arc<RwLock<Option<Arc<dyn ChangeObserver>>>>,
+}
 
 impl Store {
     pub fn new(backend: Arc<dyn Backend>) -> Self {
-        Store(backend)
+        Store {
+            backend,
+            observer: Arc::default(),
+        }
+    }
+
+    /// From now on, record changes of watched collections and report them after commit.
+    pub fn observe(&self, observer: Arc<dyn ChangeObserver>) {
+        *self.observer.write() = Some(observer);
     }
 
     /// Run `f` on a reader and return its result.
@@ -169,7 +188,7 @@ impl Store {
     {
         let slot = Arc::new(Mutex::new(None));
         let out = slot.clone();
-        self.0
+        self.backend
             .run_read(Box::new(move |reader| {
                 *out.lock() = Some(f(reader));
             }))
@@ -188,12 +207,28 @@ impl Store {
     {
         let slot = Arc::new(Mutex::new(None));
         let out = slot.clone();
-        self.0
+        let observer = self.observer.read().clone();
+        self.backend
             .run_write(Box::new(move |writer| {
-                let result = f(writer);
-                let commit = result.is_ok();
+                let (result, after_commit) = match observer {
+                    None => (f(writer), None),
+                    Some(observer) => {
+                        let mut recording = changes::Recording {
+                            inner: writer,
+                            observer: &*observer,
+                            changes: Vec::new(),
+                        };
+                        let result = f(&mut recording);
+                        (result, recording.into_after_commit(observer.clone()))
+                    }
+                };
+                let outcome = if result.is_ok() {
+                    Outcome::Commit(after_commit)
+                } else {
+                    Outcome::Rollback
+                };
                 *out.lock() = Some(result);
-                commit
+                outcome
             }))
             .await?;
         let result = slot.lock().take();
@@ -201,6 +236,6 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        self.0.close().await
+        self.backend.close().await
     }
 }

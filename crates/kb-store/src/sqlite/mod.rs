@@ -20,7 +20,8 @@ pub use dialect::Sqlite;
 use crate::sql::{self, Param, Statement};
 use crate::values::{self, Clock, RequestInfo, SqlValue};
 use crate::{
-    Backend, BoxFuture, ListQuery, ReadJob, Reader, Row, StoreError, ViewColumn, WriteJob, Writer,
+    Backend, BoxFuture, ListQuery, Outcome, ReadJob, Reader, Row, StoreError, ViewColumn, WriteJob,
+    Writer,
 };
 
 /// Map a driver error to a typed storage error; unique violations name their columns.
@@ -114,13 +115,16 @@ impl Backend for SqliteBackend {
         let executor = self.executor();
         Box::pin(async move {
             let outcome = executor?
-                .write(move |conn: &mut Connection| {
-                    if job(&mut SqliteConn { conn }) {
-                        Ok(())
-                    } else {
-                        Err(())
-                    }
-                })
+                .write_then(
+                    move |conn: &mut Connection| match job(&mut SqliteConn { conn }) {
+                        Outcome::Commit(after_commit) => Ok(((), move || {
+                            if let Some(hook) = after_commit {
+                                hook();
+                            }
+                        })),
+                        Outcome::Rollback => Err(()),
+                    },
+                )
                 .await
                 .map_err(executor_err)?;
             // A job that asked for a rollback has its own error in its result slot.

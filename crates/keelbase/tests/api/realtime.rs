@@ -766,3 +766,182 @@ async fn stopping_the_server_ends_open_streams() {
     assert!(stopped.is_ok(), "the server stopped despite an open stream");
     assert!(sse.ends_within(LONG).await);
 }
+
+/// A user of the default `users` collection, logged in; answers (id, client).
+async fn user(app: &TestApp, email: &str) -> (String, Client) {
+    let created = app
+        .create_record(
+            "users",
+            &json!({"email": email, "password": "user-password-1", "passwordConfirm": "user-password-1"}),
+        )
+        .await;
+    let (status, login) = app
+        .guest()
+        .auth_with_password("users", email, "user-password-1")
+        .await;
+    assert_eq!(status, 200, "{login}");
+    let token = login["token"].as_str().unwrap().to_owned();
+    (
+        created["id"].as_str().unwrap().to_owned(),
+        app.with_token(&token),
+    )
+}
+
+/// Events (name and parsed data) that arrive within `wait`.
+async fn events_within(sse: &mut Sse, wait: Duration) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    while let Some(event) = sse.next_event(wait).await {
+        assert_eq!(event.id, sse.client_id);
+        out.push((
+            event.event,
+            serde_json::from_str(&event.data).expect("JSON data"),
+        ));
+    }
+    out
+}
+
+async fn notes_owned_by_their_author(app: &TestApp) -> Value {
+    app.create_collection(&json!({
+        "name": "notes",
+        "type": "base",
+        "listRule": "owner = @request.auth.id",
+        "viewRule": "owner = @request.auth.id",
+        "fields": [
+            {"name": "title", "type": "text"},
+            {"name": "secret", "type": "text", "hidden": true},
+            {"name": "owner", "type": "relation", "collectionId": "_pb_users_auth_", "maxSelect": 1},
+        ],
+    }))
+    .await
+}
+
+#[tokio::test]
+async fn record_events_reach_only_subscribers_the_rules_let_see_them() {
+    let app = TestApp::spawn().await;
+    let notes = notes_owned_by_their_author(&app).await;
+    let (ann_id, ann) = user(&app, "ann@example.com").await;
+    let (_, bob) = user(&app, "bob@example.com").await;
+    let mut ann_sse = Sse::open(&app).await;
+    let mut bob_sse = Sse::open(&app).await;
+    let mut guest_sse = Sse::open(&app).await;
+    let mut su_sse = Sse::open(&app).await;
+    assert_eq!(
+        subscribe(&ann, &ann_sse.client_id, &["notes/*"]).await.0,
+        204
+    );
+    assert_eq!(
+        subscribe(&bob, &bob_sse.client_id, &["notes/*"]).await.0,
+        204
+    );
+    assert_eq!(
+        subscribe(&app.guest(), &guest_sse.client_id, &["notes"])
+            .await
+            .0,
+        204
+    );
+    let by_id = format!("{}/*", notes["id"].as_str().unwrap());
+    assert_eq!(
+        subscribe(&app.su, &su_sse.client_id, &[&by_id]).await.0,
+        204
+    );
+
+    let created = app
+        .create_record(
+            "notes",
+            &json!({"title": "first", "secret": "s", "owner": ann_id}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    app.update_record("notes", &id, &json!({"title": "second"}))
+        .await;
+    // a write that fails is rolled back and announces nothing
+    let (status, _) = app
+        .try_update("notes", &id, &json!({"owner": "nosuchuser1234"}))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(app.delete_record("notes", &id).await.status, 204);
+
+    let ann_events = events_within(&mut ann_sse, Duration::from_millis(700)).await;
+    let summary: Vec<(String, String, String)> = ann_events
+        .iter()
+        .map(|(name, data)| {
+            (
+                name.clone(),
+                data["action"].as_str().unwrap().to_owned(),
+                data["record"]["title"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = |a: &str, t: &str| ("notes/*".to_owned(), a.to_owned(), t.to_owned());
+    assert_eq!(
+        summary,
+        vec![
+            expected("create", "first"),
+            expected("update", "second"),
+            expected("delete", "second")
+        ]
+    );
+    let record = &ann_events[0].1["record"];
+    assert_eq!(record["id"], id.as_str());
+    assert_eq!(record["collectionName"], "notes");
+    assert!(record.get("secret").is_none(), "hidden fields stay hidden");
+
+    assert!(
+        events_within(&mut bob_sse, Duration::from_millis(200))
+            .await
+            .is_empty()
+    );
+    assert!(
+        events_within(&mut guest_sse, Duration::from_millis(200))
+            .await
+            .is_empty()
+    );
+    // superusers see everything, hidden fields included; the event name is the topic as sent
+    let su_events = events_within(&mut su_sse, Duration::from_millis(200)).await;
+    assert_eq!(su_events.len(), 3);
+    assert_eq!(su_events[0].0, by_id);
+    assert_eq!(su_events[0].1["record"]["secret"], "s");
+}
+
+#[tokio::test]
+async fn record_topics_use_the_view_rule_and_subscription_options() {
+    let app = TestApp::spawn().await;
+    app.create_collection(&json!({
+        "name": "posts",
+        "type": "base",
+        "listRule": null,
+        "viewRule": "",
+        "fields": [
+            {"name": "title", "type": "text"},
+            {"name": "author", "type": "relation", "collectionId": "_pb_users_auth_", "maxSelect": 1},
+        ],
+    }))
+    .await;
+    app.update_collection("users", &json!({"viewRule": ""}))
+        .await;
+    let (author_id, _) = user(&app, "cy@example.com").await;
+    let post = app
+        .create_record("posts", &json!({"title": "draft", "author": author_id}))
+        .await;
+    let post_id = post["id"].as_str().unwrap();
+    let mut sse = Sse::open(&app).await;
+    let options = json!({"query": {"fields": "id,title,expand.author.id", "expand": "author", "filter": "title != 'hidden'"}});
+    let record_topic = format!("posts/{post_id}?options={}", enc(&options.to_string()));
+    let resp = subscribe(&app.guest(), &sse.client_id, &["posts/*", &record_topic]).await;
+    assert_eq!(resp.0, 204);
+
+    app.update_record("posts", post_id, &json!({"title": "live"}))
+        .await;
+    app.update_record("posts", post_id, &json!({"title": "hidden"}))
+        .await;
+    let events = events_within(&mut sse, Duration::from_millis(700)).await;
+    // the list rule (superusers only) hides the collection topic; the view rule is open;
+    // the filter drops the second update; fields and expand shape the record
+    assert_eq!(
+        events,
+        vec![(
+            record_topic.clone(),
+            json!({"action": "update", "record": {"id": post_id, "title": "live", "expand": {"author": {"id": author_id}}}})
+        )]
+    );
+}

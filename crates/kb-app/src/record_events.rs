@@ -1,0 +1,219 @@
+//! Realtime record events: every committed create, update and delete is offered to the
+//! realtime clients subscribed to its collection (`posts`, `posts/*`) or to the record
+//! (`posts/<id>`). Each subscription gets the event only if its client may see the record
+//! (list rule for collection topics, view rule for record topics, with the client's auth),
+//! and its `filter` option holds; `expand` and `fields` options shape the record per client.
+//!
+//! Storage reports committed changes in commit order ([`kb_store::ChangeObserver`]); one
+//! background task turns them into messages in that same order. Deletes are checked inside
+//! the deleting transaction, while the row still exists, and sent after the commit.
+
+use std::sync::{Arc, Weak};
+
+use kb_core::Collection;
+use kb_store::{
+    AfterCommit, Change, ChangeKind, ChangeObserver, Reader, RequestInfo, Row, StoreError,
+};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::app::{Access, App, Requester, RuleKind};
+use crate::realtime::{Client, Message, SubscriptionOptions};
+use crate::records::Presenter;
+
+/// The storage observer: records changes while anyone is connected and queues them.
+pub(crate) struct RecordEvents {
+    app: Weak<App>,
+    queue: mpsc::UnboundedSender<Change>,
+}
+
+impl RecordEvents {
+    /// Observe `app`'s store and start the task that delivers the events.
+    pub(crate) fn start(app: &Arc<App>) {
+        let (queue, changes) = mpsc::unbounded_channel();
+        app.store.observe(Arc::new(RecordEvents {
+            app: Arc::downgrade(app),
+            queue,
+        }));
+        tokio::spawn(deliver(Arc::downgrade(app), changes));
+    }
+}
+
+impl ChangeObserver for RecordEvents {
+    fn watches(&self, collection: &Collection) -> bool {
+        !collection.is_view()
+            && self
+                .app
+                .upgrade()
+                .is_some_and(|app| app.realtime.client_count() > 0)
+    }
+
+    fn prepare_delete(
+        &self,
+        reader: &mut dyn Reader,
+        collection: &Collection,
+        row: &Row,
+    ) -> Option<AfterCommit> {
+        let app = self.app.upgrade()?;
+        let messages = match messages_for(&app, reader, collection, row, ChangeKind::Delete) {
+            Ok(messages) => messages,
+            Err(error) => {
+                tracing::warn!(%error, "could not prepare realtime delete events");
+                return None;
+            }
+        };
+        if messages.is_empty() {
+            return None;
+        }
+        let realtime = app.realtime.clone();
+        Some(Box::new(move || {
+            for (client, message) in messages {
+                realtime.send(&client, message);
+            }
+        }))
+    }
+
+    fn committed(&self, changes: Vec<Change>) {
+        for change in changes {
+            // The receiver only goes away with the application.
+            let _ = self.queue.send(change);
+        }
+    }
+}
+
+/// Turn committed changes into messages, one change at a time, in commit order.
+async fn deliver(app: Weak<App>, mut changes: mpsc::UnboundedReceiver<Change>) {
+    while let Some(change) = changes.recv().await {
+        let Some(app) = app.upgrade() else { return };
+        let Some(collection) = app.schema().by_id(&change.collection_id).cloned() else {
+            continue;
+        };
+        let id = change
+            .record
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        match change.kind {
+            ChangeKind::Delete => {
+                if let Some(send) = change.prepared {
+                    send();
+                }
+                if collection.is_auth() {
+                    app.realtime.drop_auth(&collection.id, &id);
+                }
+            }
+            kind => {
+                if kind == ChangeKind::Update && collection.is_auth() {
+                    app.realtime
+                        .auth_record_updated(&collection, &change.record);
+                }
+                let (job_app, target) = (app.clone(), collection.clone());
+                let messages = app
+                    .store
+                    .read(move |reader| {
+                        // The record as committed now (a later write may have changed it).
+                        let Some(row) = reader.get(&target, &id, &[], &RequestInfo::default())?
+                        else {
+                            return Ok(Vec::new());
+                        };
+                        messages_for(&job_app, reader, &target, &row, kind)
+                    })
+                    .await;
+                match messages {
+                    Ok(messages) => {
+                        for (client, message) in messages {
+                            app.realtime.send(&client, message);
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "could not build realtime events"),
+                }
+            }
+        }
+    }
+}
+
+/// The message each subscription allowed to see `row` gets.
+fn messages_for(
+    app: &App,
+    reader: &mut dyn Reader,
+    collection: &Collection,
+    row: &Row,
+    kind: ChangeKind,
+) -> Result<Vec<(Arc<Client>, Message)>, StoreError> {
+    let id = row.get("id").and_then(Value::as_str).unwrap_or_default();
+    // Record topics are checked with the view rule, collection topics with the list rule
+    // (`posts` is the older spelling of `posts/*`).
+    let prefixes = [
+        (format!("{}/{id}?", collection.name), RuleKind::View),
+        (format!("{}/{id}?", collection.id), RuleKind::View),
+        (format!("{}/*?", collection.name), RuleKind::List),
+        (format!("{}/*?", collection.id), RuleKind::List),
+        (format!("{}?", collection.name), RuleKind::List),
+        (format!("{}?", collection.id), RuleKind::List),
+    ];
+    let mut out = Vec::new();
+    for client in app.realtime.clients() {
+        for (prefix, rule) in &prefixes {
+            for (topic, options) in client.subscriptions(prefix) {
+                let requester = client.auth();
+                if let Some(record) =
+                    present_for(app, reader, collection, id, &requester, *rule, &options)?
+                {
+                    let data = json!({"action": kind.action(), "record": record});
+                    out.push((client.clone(), Message::json(topic, &data)));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The record as `requester` may see it through one subscription, or `None` when the rule
+/// or the subscription's filter hides it.
+fn present_for(
+    app: &App,
+    reader: &mut dyn Reader,
+    collection: &Collection,
+    id: &str,
+    requester: &Requester,
+    rule: RuleKind,
+    options: &SubscriptionOptions,
+) -> Result<Option<Value>, StoreError> {
+    let access = app.access(requester, collection, rule);
+    let mut plans = Vec::new();
+    match &access {
+        Access::SuperusersOnly => return Ok(None),
+        Access::Rule(plan) => plans.push(plan.clone()),
+        Access::All => {}
+    }
+    let schema = app.schema();
+    // A filter the client may not use hides everything, as an unmet rule does.
+    match app.client_filter(&schema, requester, collection, options.filter()) {
+        Ok(Some(filter)) => plans.push(Arc::new(filter)),
+        Ok(None) => {}
+        Err(_) => return Ok(None),
+    }
+    let meta = options.meta();
+    let request = app.request_info(requester, &meta, None, "realtime");
+    let conditions: Vec<_> = plans.iter().map(Arc::as_ref).collect();
+    let Some(row) = reader.get(collection, id, &conditions, &request)? else {
+        return Ok(None);
+    };
+    let expand = app.expand_plan(&schema, requester, collection, options.expand());
+    let expand_request = app.request_info(requester, &meta, None, "expand");
+    let presenter =
+        Presenter::new(requester).managing(app.access(requester, collection, RuleKind::Manage));
+    let Some(mut record) = presenter
+        .present(reader, collection, vec![row], &expand, &expand_request)?
+        .pop()
+    else {
+        return Ok(None);
+    };
+    if !options.fields().is_empty()
+        && let Ok(picker) = kb_filter::parse_fields(options.fields())
+    {
+        picker.apply(&mut record);
+    }
+    Ok(Some(record))
+}
