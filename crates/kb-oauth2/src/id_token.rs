@@ -22,8 +22,11 @@ pub(crate) struct Expect<'a> {
     pub jwks_url: Option<&'a str>,
 }
 
+/// A JSON object (a JWT header or claims set).
+type Object = Map<String, Value>;
+
 /// The id_token's header and claims, unverified.
-fn split(token: &str) -> Result<(Map<String, Value>, Map<String, Value>), String> {
+fn split(token: &str) -> Result<(Object, Object), String> {
     let mut parts = token.split('.');
     let (Some(header), Some(claims), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
