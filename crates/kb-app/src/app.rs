@@ -140,6 +140,8 @@ pub struct App {
     pub(crate) recent_mails: Mutex<crate::account::RecentMails>,
     /// `auth-with-otp` attempts per record.
     pub(crate) otp_attempts: Mutex<crate::otp::Attempts>,
+    /// Names Apple sends only on the first redirect, waiting for the code's exchange.
+    pub(crate) oauth2_names: Mutex<crate::oauth2::PendingNames>,
     /// Realtime (SSE) clients and their subscriptions.
     pub realtime: Arc<crate::realtime::Realtime>,
 }
@@ -186,6 +188,7 @@ impl App {
             rate_counters: Mutex::new(Default::default()),
             otp_attempts: Mutex::new(Default::default()),
             recent_mails: Mutex::new(Default::default()),
+            oauth2_names: Mutex::new(Default::default()),
             realtime: Arc::default(),
         });
         crate::record_events::RecordEvents::start(&app);

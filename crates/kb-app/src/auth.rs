@@ -22,11 +22,17 @@ use crate::tokens::{self, Claims};
 pub struct AuthResponse {
     pub token: String,
     pub record: Value,
+    /// OAuth2 logins only: the provider's user.
+    pub meta: Option<Value>,
 }
 
 impl AuthResponse {
     pub fn to_json(&self) -> Value {
-        json!({"token": self.token, "record": self.record})
+        let mut json = json!({"token": self.token, "record": self.record});
+        if let Some(meta) = &self.meta {
+            json["meta"] = meta.clone();
+        }
+        json
     }
 }
 
@@ -264,6 +270,7 @@ impl App {
         Ok(AuthResponse {
             token,
             record: Self::auth_record_json(collection, record),
+            meta: None,
         })
     }
 
@@ -312,16 +319,30 @@ impl App {
         let identity =
             |field: &str| password.enabled && password.identity_fields.iter().any(|f| f == field);
         let duration = |enabled: bool, duration: u64| if enabled { duration } else { 0 };
+        let providers = if options.oauth2.enabled {
+            crate::oauth2::provider_listing(&options.oauth2.providers)
+        } else {
+            Vec::new()
+        };
+        // The pre-0.23 copy, without logos.
+        let legacy_providers: Vec<Value> = providers
+            .iter()
+            .cloned()
+            .map(|mut p| {
+                p["logo"] = json!("");
+                p
+            })
+            .collect();
         Ok(json!({
             // A disabled password login lists no identity fields.
             "password": {
                 "enabled": password.enabled,
                 "identityFields": if password.enabled { password.identity_fields.clone() } else { Vec::new() },
             },
-            "oauth2": {"enabled": options.oauth2.enabled, "providers": []},
+            "oauth2": {"enabled": options.oauth2.enabled, "providers": providers},
             "mfa": {"enabled": options.mfa.enabled, "duration": duration(options.mfa.enabled, options.mfa.duration)},
             "otp": {"enabled": options.otp.enabled, "duration": duration(options.otp.enabled, options.otp.duration)},
-            "authProviders": [],
+            "authProviders": legacy_providers,
             "usernamePassword": identity("username"),
             "emailPassword": identity("email"),
         }))
@@ -367,6 +388,7 @@ impl App {
         Ok(AuthResponse {
             token: self.sign_auth_token(&collection, &record, duration, false)?,
             record: Self::auth_record_json(&collection, &record),
+            meta: None,
         })
     }
 
@@ -407,6 +429,7 @@ impl App {
         Ok(AuthResponse {
             token,
             record: Self::auth_record_json(&collection, record),
+            meta: None,
         })
     }
 

@@ -28,6 +28,7 @@ pub use auth::AuthResponse;
 pub use auth_alert::LoginOrigin;
 pub use collections::require_superuser;
 pub use error::{AppError, AppResult};
+pub use oauth2::{OAuth2Login, oauth2_catalogue};
 pub use ratelimit::RateTarget;
 pub use realtime::{Broadcaster, Limits as RealtimeLimits, Message, Realtime};
 pub use records::{ListParams, MAX_PER_PAGE, Page};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use kb_app::{App, Page, require_superuser};
+use kb_app::{App, OAuth2Login, Page, require_superuser};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
@@ -150,6 +150,26 @@ pub async fn auth_with_password(
     let auth = app
         .auth_with_password(&collection, &body, mfa_id.as_deref(), &origin)
         .await?;
+    json_ok(auth.to_json(), &params)
+}
+
+pub async fn auth_with_oauth2(
+    State(app): AppState,
+    Auth(requester): Auth,
+    Path(collection): Path<String>,
+    Origin(origin): Origin,
+    params: Params,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    let body = body.object(LOAD_ERROR)?;
+    let mfa_id = mfa_id(&params, &body);
+    let login = OAuth2Login {
+        requester: &requester,
+        meta: &params.meta,
+        mfa_id: mfa_id.as_deref(),
+        origin: &origin,
+    };
+    let auth = app.auth_with_oauth2(login, &collection, &body).await?;
     json_ok(auth.to_json(), &params)
 }
 
@@ -332,6 +352,11 @@ pub async fn scaffolds(
 ) -> ApiResult<Response> {
     require_superuser(&requester)?;
     json_ok(app.scaffolds(), &params)
+}
+
+pub async fn oauth2_providers(Auth(requester): Auth, params: Params) -> ApiResult<Response> {
+    require_superuser(&requester)?;
+    json_ok(kb_app::oauth2_catalogue(), &params)
 }
 
 pub async fn get_settings(

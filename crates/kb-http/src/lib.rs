@@ -30,6 +30,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/collections/import", put(import_collections))
         .route("/api/collections/meta/scaffolds", get(scaffolds))
         .route(
+            "/api/collections/meta/oauth2-providers",
+            get(oauth2_providers),
+        )
+        .route(
             "/api/collections/{collection}",
             get(view_collection)
                 .patch(update_collection)
@@ -58,6 +62,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/api/collections/{collection}/auth-with-otp",
             post(auth_with_otp),
+        )
+        .route(
+            "/api/collections/{collection}/auth-with-oauth2",
+            post(auth_with_oauth2),
         )
         .route(
             "/api/collections/{collection}/request-verification",

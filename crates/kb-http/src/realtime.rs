@@ -181,6 +181,12 @@ pub async fn set_subscriptions(
 /// `state`, then send the browser to the UI's success or failure page.
 fn oauth2_redirect(app: &App, ip: IpAddr, fields: &Map<String, Value>, post: bool) -> Response {
     let text = |key: &str| fields.get(key).and_then(form_text).unwrap_or_default();
+    // Apple sends the user's name only here, on the first consent; keep it for the
+    // exchange of this code.
+    let user = text("user");
+    if !user.is_empty() {
+        app.remember_oauth2_name(&text("code"), &user);
+    }
     let success = app
         .realtime
         .oauth2_redirect(&ip, &text("state"), &text("code"), &text("error"));

@@ -14,6 +14,7 @@ mod durability;
 mod expand_fields;
 mod filters;
 mod health;
+mod oauth2;
 mod realtime;
 mod records;
 mod relations;

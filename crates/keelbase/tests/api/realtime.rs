@@ -15,23 +15,23 @@ const LONG: Duration = Duration::from_secs(10);
 
 /// One parsed SSE event.
 #[derive(Debug, PartialEq)]
-struct Event {
-    id: String,
-    event: String,
-    data: String,
+pub(crate) struct Event {
+    pub(crate) id: String,
+    pub(crate) event: String,
+    pub(crate) data: String,
 }
 
 /// A raw SSE reader over the response's byte chunks.
-struct Sse {
+pub(crate) struct Sse {
     response: reqwest::Response,
     buffer: Vec<u8>,
-    client_id: String,
+    pub(crate) client_id: String,
     /// The first event exactly as sent.
     connect_frame: String,
 }
 
 impl Sse {
-    async fn open(app: &TestApp) -> Sse {
+    pub(crate) async fn open(app: &TestApp) -> Sse {
         Sse::open_with(&http_client(), app).await
     }
 
@@ -73,7 +73,7 @@ impl Sse {
         }
     }
 
-    async fn next_event(&mut self, wait: Duration) -> Option<Event> {
+    pub(crate) async fn next_event(&mut self, wait: Duration) -> Option<Event> {
         self.next_frame(wait).await.map(|frame| parse(&frame))
     }
 
@@ -122,7 +122,7 @@ fn no_redirects() -> reqwest::Client {
     client_from([127, 0, 0, 1])
 }
 
-async fn subscribe(client: &Client, client_id: &str, topics: &[&str]) -> (u16, Value) {
+pub(crate) async fn subscribe(client: &Client, client_id: &str, topics: &[&str]) -> (u16, Value) {
     client
         .post_json(
             "/api/realtime",
