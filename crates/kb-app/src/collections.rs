@@ -994,12 +994,19 @@ fn validate_fields(
                 "name",
                 FieldError::new("validation_match_invalid", "Must be in a valid format."),
             );
-        } else if RESERVED_FIELD_NAMES.contains(&name)
-            || (collection.is_auth() && RESERVED_AUTH_FIELD_NAMES.contains(&name))
-        {
+        } else if RESERVED_FIELD_NAMES.contains(&name) {
             e.add(
                 "name",
                 FieldError::new("validation_not_in_invalid", "Must not be in list."),
+            );
+        } else if collection.is_auth() && RESERVED_AUTH_FIELD_NAMES.contains(&name) {
+            // Auth bodies use these keys for password changes.
+            e.add(
+                "name",
+                FieldError::new(
+                    "validation_reserved_field_name",
+                    "The field name is reserved and cannot be used.",
+                ),
             );
         } else if !seen.insert(name.to_lowercase()) {
             e.add(

@@ -734,6 +734,13 @@ async fn invalid_auth_options_are_reported_per_key() {
             }),
         ),
         (
+            json!({"fields": [{"name": "passwordConfirm", "type": "text"}, {"name": "expand", "type": "text"}]}),
+            json!({"fields": {
+                "1": {"name": {"code": "validation_reserved_field_name", "message": "The field name is reserved and cannot be used."}},
+                "2": {"name": {"code": "validation_not_in_invalid", "message": "Must not be in list."}},
+            }}),
+        ),
+        (
             json!({"oauth2": {"enabled": true, "providers": [
                 {"name": "github", "clientId": "a", "clientSecret": "b"},
                 {"name": "github", "clientId": "c", "clientSecret": "d"},
