@@ -9,6 +9,7 @@
 
 pub mod changes;
 pub mod dialect;
+pub mod logs;
 pub mod sql;
 pub mod sqlite;
 pub mod values;
@@ -24,6 +25,7 @@ use parking_lot::{Mutex, RwLock};
 use serde_json::{Map, Value};
 
 pub use changes::{AfterCommit, Change, ChangeKind, ChangeObserver};
+pub use logs::{HourlyCount, LogEntry, LogPage, LogQuery, LogStore};
 pub use sql::SortSpec;
 pub use values::{RequestInfo, SqlValue};
 

@@ -3,6 +3,7 @@
 
 mod ddl;
 mod dialect;
+mod logs;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
 pub use dialect::Sqlite;
+pub use logs::SqliteLogStore;
 
 use crate::sql::{self, Param, Statement};
 use crate::values::{self, Clock, RequestInfo, SqlValue};
