@@ -144,6 +144,8 @@ pub struct App {
     pub(crate) oauth2_names: Mutex<crate::oauth2::PendingNames>,
     /// Realtime (SSE) clients and their subscriptions.
     pub realtime: Arc<crate::realtime::Realtime>,
+    /// Request logs, written in the background to their own store (see `logs`).
+    pub logs: crate::logs::Logs,
 }
 
 impl App {
@@ -190,6 +192,7 @@ impl App {
             recent_mails: Mutex::new(Default::default()),
             oauth2_names: Mutex::new(Default::default()),
             realtime: Arc::default(),
+            logs: Default::default(),
         });
         crate::record_events::RecordEvents::start(&app);
         Ok(app)

@@ -3,6 +3,7 @@
 
 mod error;
 mod handlers;
+mod logs;
 mod middleware;
 mod realtime;
 mod request;
@@ -103,6 +104,9 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/collections/{collection}/records/{id}",
             get(view_record).patch(update_record).delete(delete_record),
         )
+        .route("/api/logs", get(logs::list).delete(logs::delete_all))
+        .route("/api/logs/stats", get(logs::stats))
+        .route("/api/logs/{id}", get(logs::view))
         .route(
             "/api/realtime",
             get(realtime::connect).post(realtime::set_subscriptions),
@@ -113,6 +117,6 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback);
-    let api = middleware::rate_limited(api, app.clone()).with_state(app);
-    middleware::wrap(api)
+    let api = middleware::rate_limited(api, app.clone()).with_state(app.clone());
+    middleware::wrap(api, app)
 }

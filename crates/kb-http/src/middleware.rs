@@ -128,6 +128,9 @@ async fn rate_limit(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let requester = app.authenticate(token).await;
+    if let Some(logged) = request.extensions().get::<crate::logs::LoggedAuth>() {
+        logged.set(&requester);
+    }
     let client = ClientIp::resolve(&app, peer.ip(), request.headers());
     let target = RateTarget {
         method: request.method().as_str().to_owned(),
@@ -148,9 +151,15 @@ pub fn rate_limited(router: Router<Arc<App>>, app: Arc<App>) -> Router<Arc<App>>
     router.layer(middleware::from_fn_with_state(app, rate_limit))
 }
 
-pub fn wrap(router: Router) -> Router {
+pub fn wrap(router: Router, app: Arc<App>) -> Router {
     router
         .layer(CatchPanicLayer::custom(panic_response))
+        // Inside CORS, so preflights are not logged (PocketBase does not log them), and
+        // outside the panic guard, so a panic is logged as the 500 it becomes.
+        .layer(middleware::from_fn_with_state(
+            app,
+            crate::logs::log_requests,
+        ))
         .layer(middleware::from_fn(headers_and_cors))
         .layer(TraceLayer::new_for_http())
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use kb_app::App;
 use kb_store::Store;
-use kb_store::sqlite::SqliteBackend;
+use kb_store::sqlite::{SqliteBackend, SqliteLogStore};
 use tokio::net::TcpListener;
 
 /// Process settings (runtime settings live in the database).
@@ -48,6 +48,10 @@ pub struct Server {
 impl Server {
     pub async fn build(config: Config) -> Result<Server, StartError> {
         let app = open_app(&config.data_dir).await?;
+        // Logs go to their own database (PocketBase's auxiliary.db), so writing them never
+        // contends with data writes.
+        let logs = SqliteLogStore::open(&config.data_dir.join("auxiliary.db")).await?;
+        app.logs.attach(&app, Arc::new(logs));
         let listener = TcpListener::bind(config.http)
             .await
             .map_err(|e| StartError::Listen(config.http, e))?;
@@ -83,6 +87,8 @@ impl Server {
         let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
+        // Queued logs are written before the databases close.
+        self.app.logs.close().await;
         self.app.close().await;
         result
     }

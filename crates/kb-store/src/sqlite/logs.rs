@@ -11,7 +11,7 @@ use kb_sqlite::{Executor, ExecutorOptions};
 use parking_lot::Mutex;
 use rusqlite::Connection;
 
-use super::{SqliteConn, Sqlite, dialect, executor_err, map_err};
+use super::{Sqlite, SqliteConn, dialect, executor_err, map_err};
 use crate::logs::{HourlyCount, LogEntry, LogPage, LogQuery, LogStore, log_collection};
 use crate::sql::{self, SortSpec};
 use crate::values::RequestInfo;
@@ -191,14 +191,8 @@ impl LogStore for SqliteLogStore {
             // Stored datetimes are `YYYY-MM-DD HH:MM:SS.mmmZ`, so the hour is a prefix.
             let mut created_only = collection.clone();
             created_only.fields.retain(|f| f.name == "created");
-            let inner = sql::select_records(
-                &Sqlite,
-                &created_only,
-                &refs(&conditions),
-                &[],
-                None,
-                0,
-            );
+            let inner =
+                sql::select_records(&Sqlite, &created_only, &refs(&conditions), &[], None, 0);
             let statement = sql::Statement {
                 sql: format!(
                     r#"SELECT substr("created", 1, 13) || ':00:00.000Z' AS "date", COUNT(*)
@@ -307,7 +301,10 @@ mod tests {
         let ids: Vec<_> = page.rows.iter().map(|r| r["id"].clone()).collect();
         assert_eq!(ids, [json!("b"), json!("c")]);
         assert_eq!(page.total, Some(2));
-        assert_eq!(page.rows[0]["data"], json!({"type": "request", "status": 404}));
+        assert_eq!(
+            page.rows[0]["data"],
+            json!({"type": "request", "status": 404})
+        );
         assert_eq!(page.rows[0]["level"], json!(8));
 
         assert_eq!(

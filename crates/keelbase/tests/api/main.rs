@@ -14,6 +14,7 @@ mod durability;
 mod expand_fields;
 mod filters;
 mod health;
+mod logs;
 mod oauth2;
 mod realtime;
 mod records;
