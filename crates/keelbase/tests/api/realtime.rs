@@ -945,3 +945,63 @@ async fn record_topics_use_the_view_rule_and_subscription_options() {
         )]
     );
 }
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// The real binary holds 10,000 idle SSE streams, each of which got its PB_CONNECT, with
+/// less than 100 MB more memory than before they connected.
+///
+/// Not met yet: measured +213 MiB (about 22 KB per stream, debug and release alike), most
+/// of it hyper's per-connection buffers (a 16 KiB read buffer and an 8 KiB write buffer,
+/// found with valgrind massif). Run it with `--ignored` to measure.
+#[tokio::test]
+#[ignore = "realtime memory target of issue 4 not met yet: about 22 KB per idle stream"]
+async fn ten_thousand_idle_streams_fit_in_100_mb() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const STREAMS: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::process::ServeProcess::start(dir.path());
+    let addr = server.addr();
+    assert_eq!(server.health(), 200);
+    let before = rss_kib(server.pid());
+
+    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(200));
+    let mut tasks = Vec::with_capacity(STREAMS);
+    for _ in 0..STREAMS {
+        let permit = semaphore.clone().acquire_owned().await.unwrap();
+        tasks.push(tokio::spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let request = format!("GET /api/realtime HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.expect("send");
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !String::from_utf8_lossy(&seen).contains("PB_CONNECT") {
+                let n = tokio::time::timeout(LONG, stream.read(&mut buf))
+                    .await
+                    .expect("PB_CONNECT in time")
+                    .expect("read");
+                assert!(n > 0, "the stream ended early");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            drop(permit);
+            stream
+        }));
+    }
+    let mut streams = Vec::with_capacity(STREAMS);
+    for task in tasks {
+        streams.push(task.await.expect("a stream"));
+    }
+    let after = rss_kib(server.pid());
+    let growth_mib = after.saturating_sub(before) / 1024;
+    eprintln!("{STREAMS} idle streams: RSS {before} KiB -> {after} KiB (+{growth_mib} MiB)");
+    assert!(growth_mib < 100, "memory grew by {growth_mib} MiB");
+    drop(streams);
+}
