@@ -227,6 +227,23 @@ impl App {
         to: &str,
         extra: &[(&str, &str)],
     ) {
+        let message = self.template_message(record, template, to, extra);
+        if self.outbox.enqueue(message).is_err() {
+            tracing::error!(
+                recipient = to,
+                "the mail outbox is full; an account email was dropped"
+            );
+        }
+    }
+
+    /// A collection email template rendered for `record`, addressed to `to`.
+    fn template_message(
+        &self,
+        record: &Row,
+        template: &EmailTemplate,
+        to: &str,
+        extra: &[(&str, &str)],
+    ) -> Message {
         let settings = self.settings();
         let mut owned: Vec<(String, String)> = vec![
             ("APP_NAME".into(), settings.meta.app_name.clone()),
@@ -252,18 +269,133 @@ impl App {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let message = Message::new(
+        Message::new(
             Address::email(to),
             // PocketBase escapes the values in the subject as well as in the body.
             kb_mail::render_template_raw(&template.subject, &vars, &["APP_URL"]),
             kb_mail::render_template_raw(&template.body, &vars, &["APP_URL"]),
-        );
-        if self.outbox.enqueue(message).is_err() {
-            tracing::error!(
-                recipient = to,
-                "the mail outbox is full; an account email was dropped"
+        )
+    }
+
+    /// `POST /api/settings/test/email`: one of an auth collection's templates (default
+    /// `_superusers`), rendered for a stand-in record, sent at once through the current
+    /// SMTP settings; a delivery failure is the answer.
+    pub async fn send_test_email(
+        &self,
+        requester: &Requester,
+        body: &Map<String, Value>,
+    ) -> AppResult<()> {
+        const FAILED: &str = "Failed to send the test email.";
+        const TEMPLATES: &[&str] = &[
+            "verification",
+            "password-reset",
+            "email-change",
+            "otp",
+            "login-alert",
+        ];
+        crate::collections::require_superuser(requester)?;
+        let mut errors = ValidationErrors::new();
+        let email = field_text(body, "email").trim().to_owned();
+        if email.is_empty() {
+            errors.add("email", FieldError::required());
+        } else if email_field(body, "email").is_err() {
+            errors.add(
+                "email",
+                FieldError::new("validation_is_email", "Must be a valid email address."),
             );
         }
+        let template_name = field_text(body, "template");
+        if template_name.is_empty() {
+            errors.add("template", FieldError::required());
+        } else if !TEMPLATES.contains(&template_name) {
+            errors.add(
+                "template",
+                FieldError::new("validation_in_invalid", "Must be a valid value."),
+            );
+        }
+        let wanted = match field_text(body, "collection") {
+            "" => SUPERUSERS_ID,
+            name => name,
+        };
+        let collection = self.schema().get(wanted).filter(|c| c.is_auth()).cloned();
+        if collection.is_none() {
+            errors.add(
+                "collection",
+                FieldError::new(
+                    "validation_invalid_auth_collection",
+                    "Must be a valid auth collection id or name.",
+                ),
+            );
+        }
+        let (Some(collection), true) = (collection, errors.is_empty()) else {
+            return Err(AppError::invalid(FAILED, errors));
+        };
+        let options = collection.auth_options().ok_or_else(AppError::not_found)?;
+        // A stand-in record: every visible field shows its own name.
+        let mut record = kb_core::record::new_record(&collection);
+        for field in collection.fields.iter().filter(|f| !f.hidden) {
+            record.insert(
+                field.name.clone(),
+                Value::String(format!("__test_{}__", field.name)),
+            );
+        }
+        record.insert("tokenKey".into(), Value::String(system::new_token_key()));
+        record.insert("email".into(), Value::String(email.clone()));
+        let token = |kind: &str, config: &TokenConfig, new_email: Option<String>| {
+            self.account_token(&collection, &record, kind, config, new_email)
+        };
+        let message = match template_name {
+            "verification" => {
+                let token = token(tokens::VERIFICATION, &options.verification_token, None)?;
+                self.template_message(
+                    &record,
+                    &options.verification_template,
+                    &email,
+                    &[("TOKEN", &token)],
+                )
+            }
+            "password-reset" => {
+                let token = token(tokens::PASSWORD_RESET, &options.password_reset_token, None)?;
+                self.template_message(
+                    &record,
+                    &options.reset_password_template,
+                    &email,
+                    &[("TOKEN", &token)],
+                )
+            }
+            "email-change" => {
+                let token = token(
+                    tokens::EMAIL_CHANGE,
+                    &options.email_change_token,
+                    Some(email.clone()),
+                )?;
+                self.template_message(
+                    &record,
+                    &options.confirm_email_change_template,
+                    &email,
+                    &[("TOKEN", &token)],
+                )
+            }
+            "otp" => self.template_message(
+                &record,
+                &options.otp.email_template,
+                &email,
+                &[("OTP", "123456"), ("OTP_ID", "test_otp_id")],
+            ),
+            _ => {
+                let info = format!("{} - TEST_IP TEST_USER_AGENT", kb_core::datetime::now());
+                self.template_message(
+                    &record,
+                    &options.auth_alert.email_template,
+                    &email,
+                    &[("ALERT_INFO", &info)],
+                )
+            }
+        };
+        mailer_for(&self.settings())
+            .send(message)
+            .await
+            .map_err(|error| AppError::bad_request(format!("{FAILED} Raw error: {error}")))
     }
 
     /// Store changed fields of an account record (a fresh read inside the transaction, so

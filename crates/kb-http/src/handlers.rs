@@ -379,6 +379,17 @@ pub async fn update_settings(
     json_ok(app.update_settings(Value::Object(body)).await?, &params)
 }
 
+pub async fn send_test_email(
+    State(app): AppState,
+    Auth(requester): Auth,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    require_superuser(&requester)?;
+    let body = body.object(LOAD_ERROR)?;
+    app.send_test_email(&requester, &body).await?;
+    Ok(no_content())
+}
+
 /// Unknown paths: GETs fall through to the (static) file handler, as in PocketBase.
 pub async fn fallback(method: axum::http::Method) -> Response {
     if method == axum::http::Method::GET || method == axum::http::Method::HEAD {

@@ -24,6 +24,7 @@ pub fn router(app: Arc<App>) -> Router {
     let api = Router::new()
         .route("/api/health", get(health))
         .route("/api/settings", get(get_settings).patch(update_settings))
+        .route("/api/settings/test/email", post(send_test_email))
         .route(
             "/api/collections",
             get(list_collections).post(create_collection),

@@ -858,8 +858,6 @@ describe('non-superuser record token on superuser endpoints', () => {
       ['PATCH', '/api/settings', json({})],
       ['GET', '/api/logs'],
       ['GET', '/api/logs/stats'],
-      ['GET', '/api/backups'],
-      ['GET', '/api/crons'],
       ['POST', '/api/settings/test/email', json({})],
     ];
     for (const [method, path, opts] of calls) {

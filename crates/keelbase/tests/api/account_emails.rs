@@ -855,3 +855,85 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_origin() {
         "the proxy's rightmost entry: {html}"
     );
 }
+
+#[tokio::test]
+async fn superusers_send_test_emails_of_every_template() {
+    let (app, sink) = app_with_mail().await;
+    let path = "/api/settings/test/email";
+    for (template, subject) in [
+        ("verification", "Verify your Harbor email"),
+        ("password-reset", "Reset your Harbor password"),
+        ("email-change", "Confirm your Harbor new email address"),
+        ("otp", "OTP for Harbor"),
+        ("login-alert", "Login from a new location"),
+    ] {
+        let (status, body) = app
+            .post_json(
+                path,
+                &json!({"email": "test@example.com", "template": template, "collection": "users"}),
+            )
+            .await;
+        assert_eq!(status, 204, "{template}: {body}");
+        let mail = sink.next_message(WAIT).await.expect("the test mail");
+        assert_eq!(mail.subject, subject);
+        assert_eq!(mail.rcpt_to, vec!["test@example.com".to_owned()]);
+    }
+    let otp = {
+        app.post_json(
+            path,
+            &json!({"email": "test@example.com", "template": "otp"}),
+        )
+        .await;
+        sink.next_message(WAIT)
+            .await
+            .expect("the superusers' otp mail")
+    };
+    assert!(otp.html.unwrap_or_default().contains("123456"));
+
+    let data = assert_error(
+        &app.post_json(path, &json!({})).await,
+        400,
+        "Failed to send the test email.",
+    );
+    assert_eq!(
+        data,
+        json!({
+            "email": {"code": "validation_required", "message": "Cannot be blank."},
+            "template": {"code": "validation_required", "message": "Cannot be blank."},
+        })
+    );
+    let data = assert_error(
+        &app.post_json(
+            path,
+            &json!({"email": "bad", "template": "nope", "collection": "nosuch"}),
+        )
+        .await,
+        400,
+        "Failed to send the test email.",
+    );
+    assert_eq!(data["email"]["code"], "validation_is_email");
+    assert_eq!(data["template"]["code"], "validation_in_invalid");
+    assert_eq!(
+        data["collection"]["code"],
+        "validation_invalid_auth_collection"
+    );
+
+    // a failed delivery is the answer
+    sink.fail_next(1);
+    let (status, body) = app
+        .post_json(
+            path,
+            &json!({"email": "test@example.com", "template": "verification"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Failed to send the test email. Raw error: "),
+        "{body}"
+    );
+    let (status, _) = app.guest().post_json(path, &json!({})).await;
+    assert_eq!(status, 401);
+}
