@@ -69,18 +69,25 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The JSON body of the answer.
+    pub(crate) fn body(self) -> Value {
         // The second-factor answer is exactly `{"mfaId": …}`, without the error envelope.
-        let body = if self.status == StatusCode::UNAUTHORIZED && self.data.get("mfaId").is_some() {
+        if self.status == StatusCode::UNAUTHORIZED && self.data.get("mfaId").is_some() {
             self.data
         } else {
             json!({"status": self.status.as_u16(), "message": self.message, "data": self.data})
-        };
-        let mut response = (self.status, Json(body)).into_response();
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status;
+        let mut response = (status, Json(self.body())).into_response();
         // The rest of an oversized body was never read, so this connection cannot carry
         // another request: say so, or a keep-alive client would send its next one into it.
-        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
             response.headers_mut().insert(
                 axum::http::header::CONNECTION,
                 axum::http::HeaderValue::from_static("close"),

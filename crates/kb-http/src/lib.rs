@@ -8,6 +8,7 @@ mod middleware;
 mod realtime;
 mod request;
 mod response;
+mod serve;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use kb_app::App;
 
 pub use error::ApiError;
 pub use request::MAX_BODY_BYTES;
+pub use serve::serve;
 
 /// The whole API as one router.
 pub fn router(app: Arc<App>) -> Router {

@@ -20,6 +20,14 @@ use crate::request::ClientIp;
 
 const ALLOWED_METHODS: &str = "GET,HEAD,PUT,PATCH,POST,DELETE";
 
+/// The security headers of every response, as PocketBase sends them.
+pub(crate) const DEFAULT_HEADERS: &[(&str, &str)] = &[
+    ("x-xss-protection", "1; mode=block"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "SAMEORIGIN"),
+    ("cross-origin-opener-policy", "same-origin"),
+];
+
 fn set(response: &mut Response, name: &'static str, value: &'static str) {
     response
         .headers_mut()
@@ -60,10 +68,9 @@ async fn headers_and_cors(request: Request, next: Next) -> Response {
         return response;
     }
     let mut response = next.run(request).await;
-    set(&mut response, "x-xss-protection", "1; mode=block");
-    set(&mut response, "x-content-type-options", "nosniff");
-    set(&mut response, "x-frame-options", "SAMEORIGIN");
-    set(&mut response, "cross-origin-opener-policy", "same-origin");
+    for (name, value) in DEFAULT_HEADERS {
+        set(&mut response, name, value);
+    }
     response
         .headers_mut()
         .append(header::VARY, HeaderValue::from_static("Origin"));

@@ -10,6 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use futures_util::StreamExt;
 use kb_app::realtime::{CONNECT_EVENT, Connection, Limits};
 use kb_app::{App, Requester};
 use serde_json::{Map, Value, json};
@@ -55,10 +56,34 @@ struct Stream {
     deadline: Pin<Box<Sleep>>,
 }
 
-/// `GET /api/realtime`: register a client and stream its messages, starting with
-/// `PB_CONNECT`. The stream ends after the idle timeout without a message, at the maximum
-/// lifetime, when the hub drops the client, or when the peer goes away.
+/// `GET /api/realtime` through the router (HTTP/2, or a request the dedicated HTTP/1.1
+/// path in `serve` did not take).
 pub async fn connect(State(app): AppState, ClientIp(ip): ClientIp) -> Response {
+    let mut response = Response::new(Body::from_stream(
+        event_stream(&app, ip).map(Ok::<_, std::convert::Infallible>),
+    ));
+    let headers = response.headers_mut();
+    for (name, value) in STREAM_HEADERS {
+        headers.insert(*name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// The response headers of an event stream (besides the defaults every response gets).
+pub(crate) const STREAM_HEADERS: &[(&str, &str)] = &[
+    ("content-type", "text/event-stream"),
+    ("cache-control", "no-store"),
+    ("x-accel-buffering", "no"),
+];
+
+/// Register a client connecting from `ip` and stream its frames, starting with
+/// `PB_CONNECT`. The stream ends after the idle timeout without a message, at the maximum
+/// lifetime, when the hub drops the client, or when the consumer drops it (the peer went
+/// away), which unregisters the client.
+pub(crate) fn event_stream(
+    app: &App,
+    ip: IpAddr,
+) -> impl futures_util::Stream<Item = Bytes> + Send + 'static {
     let connection = app.realtime.connect(ip);
     let client_id = connection.client_id().to_owned();
     let limits = connection.limits();
@@ -76,9 +101,9 @@ pub async fn connect(State(app): AppState, ClientIp(ip): ClientIp) -> Response {
         idle: Box::pin(tokio::time::sleep_until(now + limits.idle_timeout)),
         deadline: Box::pin(tokio::time::sleep_until(now + limits.max_lifetime)),
     };
-    let body = futures_util::stream::unfold(state, |mut s| async move {
+    futures_util::stream::unfold(state, |mut s| async move {
         if let Some(first) = s.first.take() {
-            return Some((Ok::<_, std::convert::Infallible>(first), s));
+            return Some((first, s));
         }
         tokio::select! {
             message = s.connection.next() => {
@@ -86,21 +111,12 @@ pub async fn connect(State(app): AppState, ClientIp(ip): ClientIp) -> Response {
                 let idle = s.limits.idle_timeout;
                 s.idle.as_mut().reset(Instant::now() + idle);
                 let bytes = frame(&s.client_id, &message.name, &message.data);
-                Some((Ok(bytes), s))
+                Some((bytes, s))
             }
             _ = s.idle.as_mut() => None,
             _ = s.deadline.as_mut() => None,
         }
-    });
-    let mut response = Response::new(Body::from_stream(body));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    })
 }
 
 fn is_form(headers: &HeaderMap) -> bool {

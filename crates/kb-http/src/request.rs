@@ -47,14 +47,22 @@ pub struct ClientIp(pub IpAddr);
 
 impl ClientIp {
     pub fn resolve(app: &App, peer: IpAddr, headers: &HeaderMap) -> ClientIp {
-        let values = |name: &str| {
+        ClientIp::resolve_with(app, peer, |name| {
             headers
                 .get_all(name)
                 .iter()
                 .filter_map(|v| v.to_str().ok())
-                .collect::<Vec<_>>()
-        };
-        ClientIp(app.settings().trusted_proxy.client_ip(peer, values))
+                .collect()
+        })
+    }
+
+    /// As [`resolve`](Self::resolve), with `header` answering a header's values.
+    pub fn resolve_with<'a>(
+        app: &App,
+        peer: IpAddr,
+        header: impl Fn(&str) -> Vec<&'a str>,
+    ) -> ClientIp {
+        ClientIp(app.settings().trusted_proxy.client_ip(peer, header))
     }
 }
 

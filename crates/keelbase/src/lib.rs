@@ -75,8 +75,6 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let router = kb_http::router(self.app.clone());
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
         // Realtime streams never finish on their own: end them when shutdown starts, or the
         // graceful shutdown would wait for them.
         let realtime = self.app.realtime.clone();
@@ -84,9 +82,7 @@ impl Server {
             shutdown.await;
             realtime.shutdown();
         };
-        let result = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = kb_http::serve(self.listener, self.app.clone(), shutdown).await;
         // Queued logs are written before the databases close.
         self.app.logs.close().await;
         self.app.close().await;
