@@ -13,7 +13,7 @@ use kb_mail::{Address, Mailer, Message, SmtpAuthMethod, SmtpConfig, SmtpMailer};
 use kb_store::{RequestInfo, Row};
 use serde_json::{Map, Value};
 
-use crate::app::{App, Requester};
+use crate::app::{App, Requester, row_text as text_of};
 use crate::error::{AppError, AppResult};
 use crate::password;
 use crate::system::{self, SUPERUSERS_ID};
@@ -86,13 +86,6 @@ pub(crate) fn email_field(body: &Map<String, Value>, key: &str) -> AppResult<Str
     let probe = kb_core::Field::new(key, kb_core::FieldKind::Email(Default::default()));
     kb_core::value::validate(&probe, &Value::String(email.clone())).map_err(|e| invalid(key, e))?;
     Ok(email)
-}
-
-fn text_of(row: &Row, key: &str) -> String {
-    row.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// How long a verification or password-reset mail blocks another one to the same record.

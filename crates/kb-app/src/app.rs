@@ -375,3 +375,11 @@ fn compile_rule(
         .ok()
         .map(Arc::new)
 }
+
+/// A text field of a stored row (`""` when missing or not text).
+pub(crate) fn row_text(row: &Row, key: &str) -> String {
+    row.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}

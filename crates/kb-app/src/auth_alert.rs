@@ -10,7 +10,7 @@ use kb_store::{ListQuery, RequestInfo, Row, SortSpec};
 use md5::{Digest, Md5};
 use serde_json::Value;
 
-use crate::app::App;
+use crate::app::{App, row_text as text};
 use crate::auth::equals;
 use crate::error::{AppError, AppResult};
 
@@ -41,13 +41,6 @@ impl LoginOrigin {
         let digest = Md5::digest(format!("{}{}", self.ip, self.user_agent()).as_bytes());
         digest.iter().map(|byte| format!("{byte:02x}")).collect()
     }
-}
-
-fn text(row: &Row, key: &str) -> String {
-    row.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 impl App {

@@ -8,17 +8,10 @@ use kb_core::Collection;
 use kb_store::{RequestInfo, Row};
 use serde_json::Value;
 
-use crate::app::{App, RuleKind};
+use crate::app::{App, RuleKind, row_text as text};
 use crate::error::{AppError, AppResult};
 
 const MFAS: &str = "_mfas";
-
-fn text(row: &Row, key: &str) -> String {
-    row.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
 
 impl App {
     /// Pass when MFA does not apply or `mfa_id` completes it; otherwise record this first

@@ -11,7 +11,7 @@ use kb_oauth2::{AuthUser, OAuth2Error, Provider, ProviderConfig};
 use kb_store::{ListQuery, Reader, RequestInfo, Row, Writer};
 use serde_json::{Map, Value, json};
 
-use crate::app::{App, RequestMeta, Requester};
+use crate::app::{App, RequestMeta, Requester, row_text as text};
 use crate::auth::{AuthResponse, equals, find_by};
 use crate::auth_alert::LoginOrigin;
 use crate::error::{AppError, AppResult};
@@ -169,13 +169,6 @@ impl LoginForm {
             create_data,
         })
     }
-}
-
-fn text(row: &Row, key: &str) -> String {
-    row.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 fn is_verified(row: &Row) -> bool {

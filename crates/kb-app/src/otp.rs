@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kb_core::{Collection, FieldError, ValidationErrors};
-use kb_store::{RequestInfo, Row};
+use kb_store::RequestInfo;
 use serde_json::{Map, Value, json};
 
-use crate::app::App;
+use crate::app::{App, row_text as text};
 use crate::auth::AuthResponse;
 use crate::auth_alert::LoginOrigin;
 use crate::error::{AppError, AppResult};
@@ -33,13 +33,6 @@ fn disabled() -> AppError {
 
 fn invalid_otp() -> AppError {
     AppError::bad_request("Invalid or expired OTP.")
-}
-
-fn text(row: &Row, key: &str) -> String {
-    row.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 impl App {

@@ -138,21 +138,6 @@ pub async fn delete_record(
     Ok(no_content())
 }
 
-pub async fn auth_with_password(
-    State(app): AppState,
-    Path(collection): Path<String>,
-    Origin(origin): Origin,
-    params: Params,
-    body: JsonBody,
-) -> ApiResult<Response> {
-    let body = body.object(LOAD_ERROR)?;
-    let mfa_id = mfa_id(&params, &body);
-    let auth = app
-        .auth_with_password(&collection, &body, mfa_id.as_deref(), &origin)
-        .await?;
-    json_ok(auth.to_json(), &params)
-}
-
 pub async fn auth_with_oauth2(
     State(app): AppState,
     Auth(requester): Auth,
@@ -193,6 +178,30 @@ pub async fn impersonate(
     json_ok(auth.to_json(), &params)
 }
 
+/// The login endpoints that take credentials in the body (and an `mfaId` for a second
+/// factor): the auth response out.
+macro_rules! login_endpoint {
+    ($name:ident) => {
+        pub async fn $name(
+            State(app): AppState,
+            Path(collection): Path<String>,
+            Origin(origin): Origin,
+            params: Params,
+            body: JsonBody,
+        ) -> ApiResult<Response> {
+            let body = body.object(LOAD_ERROR)?;
+            let mfa_id = mfa_id(&params, &body);
+            let auth = app
+                .$name(&collection, &body, mfa_id.as_deref(), &origin)
+                .await?;
+            json_ok(auth.to_json(), &params)
+        }
+    };
+}
+
+login_endpoint!(auth_with_password);
+login_endpoint!(auth_with_otp);
+
 /// The account email endpoints: a JSON body in, 204 out.
 macro_rules! account_endpoint {
     ($name:ident, $method:ident) => {
@@ -222,21 +231,6 @@ pub async fn request_otp(
 ) -> ApiResult<Response> {
     let body = body.object(LOAD_ERROR)?;
     json_ok(app.request_otp(&collection, &body).await?, &params)
-}
-
-pub async fn auth_with_otp(
-    State(app): AppState,
-    Path(collection): Path<String>,
-    Origin(origin): Origin,
-    params: Params,
-    body: JsonBody,
-) -> ApiResult<Response> {
-    let body = body.object(LOAD_ERROR)?;
-    let mfa_id = mfa_id(&params, &body);
-    let auth = app
-        .auth_with_otp(&collection, &body, mfa_id.as_deref(), &origin)
-        .await?;
-    json_ok(auth.to_json(), &params)
 }
 
 pub async fn request_email_change(
