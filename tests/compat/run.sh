@@ -7,8 +7,9 @@
 #   run.sh URL          run the suite against an already running server (e.g. http://127.0.0.1:8090)
 #
 # Any further arguments go to `node --test`, e.g. `run.sh pocketbase --test-name-pattern=expand`.
-# test/ is the core suite; auth/ (auth collections, emails, OTP/MFA, rules, rate limits) runs
-# against PocketBase always and against other servers with COMPAT_AUTH=1.
+# test/ is the core suite and auth/ the auth suite (collections, emails, OTP/MFA, OAuth2, rules,
+# rate limits); both run everywhere. files/ (uploads, thumbs, protected files) runs against
+# PocketBase always and against other servers with COMPAT_FILES=1, until Keelbase has uploads.
 # Environment: KB_SU_EMAIL / KB_SU_PASSWORD (default admin@example.com / adminpass123456),
 # PB_REFERENCE (default /work/shared/tools/pocketbase-reference, else <repo>/../shared/tools/...),
 # KEELBASE_BIN. Exit code = the suite's result (2 when the server could not be started).
@@ -62,11 +63,11 @@ run_suite() {
   log "running the suite against $KB_URL"
   cd "$here"
   local rc=0
-  # auth/ holds the suite of the auth issue: it runs against PocketBase always, and against
-  # any server when COMPAT_AUTH=1 (Keelbase's CI adds it once that issue is done).
-  local files=(test/*.test.js)
-  if [ "$target" = pocketbase ] || [ "${COMPAT_AUTH:-0}" = 1 ]; then
-    files+=(auth/*.test.js)
+  # files/ is the suite of work in progress: always against PocketBase, against other
+  # servers only when asked (COMPAT_FILES=1).
+  local files=(test/*.test.js auth/*.test.js)
+  if [ "$target" = pocketbase ] || [ "${COMPAT_FILES:-0}" = 1 ]; then
+    files+=(files/*.test.js)
   fi
   node --test --test-concurrency=1 --test-reporter=spec ${extra_args[@]+"${extra_args[@]}"} "${files[@]}" || rc=$?
   return $rc
