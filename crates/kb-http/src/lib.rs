@@ -9,6 +9,7 @@ mod realtime;
 mod request;
 mod response;
 mod serve;
+pub mod upload;
 
 use std::sync::Arc;
 

@@ -174,7 +174,7 @@ pub async fn set_subscriptions(
         Err(BodyError::Malformed | BodyError::UnsupportedType) => {
             return Err(ApiError::bad_request(BAD_BODY));
         }
-        Err(BodyError::TooLarge) => {
+        Err(BodyError::TooLarge | BodyError::Storage) => {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Request entity too large.",

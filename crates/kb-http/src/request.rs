@@ -13,6 +13,7 @@ use kb_app::{App, LoginOrigin, RequestMeta, Requester};
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
+use crate::upload::{FileParts, read_multipart};
 
 /// Largest request body accepted (PocketBase's default).
 pub const MAX_BODY_BYTES: usize = 32 << 20;
@@ -198,6 +199,8 @@ pub enum BodyError {
     Malformed,
     UnsupportedType,
     TooLarge,
+    /// An upload could not be written to temporary storage (our failure, not the client's).
+    Storage,
 }
 
 /// A request body as one JSON object (empty when there is none).
@@ -212,6 +215,10 @@ impl JsonBody {
             BodyError::TooLarge => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large.")
             }
+            BodyError::Storage => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong while processing your request.",
+            ),
         })
     }
 }
@@ -244,7 +251,7 @@ pub fn infer_form_value(text: &str) -> Value {
     Value::String(text.to_owned())
 }
 
-fn push_form_value(map: &mut Map<String, Value>, key: String, value: Value) {
+pub(crate) fn push_form_value(map: &mut Map<String, Value>, key: String, value: Value) {
     match map.get_mut(&key) {
         Some(Value::Array(items)) => items.push(value),
         Some(existing) => {
@@ -272,35 +279,9 @@ async fn parse_multipart(
     let boundary = multer::parse_boundary(content_type).map_err(|_| BodyError::Malformed)?;
     let stream =
         futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(bytes) });
-    let mut multipart = multer::Multipart::new(stream, boundary);
-    let mut map = Map::new();
-    let mut payloads = Vec::new();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|_| BodyError::Malformed)?
-    {
-        let Some(name) = field.name().map(str::to_owned) else {
-            continue;
-        };
-        // Uploaded files are handled by the file storage work; plain values only here.
-        if field.file_name().is_some() {
-            continue;
-        }
-        let text = field.text().await.map_err(|_| BodyError::Malformed)?;
-        if name == "@jsonPayload" {
-            payloads.push(text);
-        } else {
-            push_form_value(&mut map, name, infer_form_value(&text));
-        }
-    }
-    for payload in payloads {
-        match serde_json::from_str::<Value>(&payload) {
-            Ok(Value::Object(object)) => map.extend(object),
-            _ => return Err(BodyError::Malformed),
-        }
-    }
-    Ok(map)
+    // Endpoints that read their body this way take no files.
+    let body = read_multipart(stream, &boundary, FileParts::Skip, MAX_BODY_BYTES as u64).await?;
+    Ok(body.values)
 }
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
