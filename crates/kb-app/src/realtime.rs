@@ -267,6 +267,9 @@ impl Broadcaster for LocalBroadcaster {
 /// The realtime hub.
 pub struct Realtime {
     clients: RwLock<HashMap<String, Arc<Client>>>,
+    /// Clients by what their topics name first (`posts` of `posts/*?options=…`), so a record
+    /// change looks only at the clients that asked about its collection.
+    by_subject: RwLock<HashMap<String, HashMap<String, Arc<Client>>>>,
     limits: RwLock<Limits>,
     broadcaster: Box<dyn Broadcaster>,
     shut_down: AtomicBool,
@@ -324,6 +327,7 @@ impl Realtime {
     pub fn new(limits: Limits, broadcaster: Box<dyn Broadcaster>) -> Realtime {
         Realtime {
             clients: RwLock::new(HashMap::new()),
+            by_subject: RwLock::new(HashMap::new()),
             limits: RwLock::new(limits),
             broadcaster,
             shut_down: AtomicBool::new(false),
@@ -446,8 +450,48 @@ impl Realtime {
             ));
         }
         state.auth = requester.clone();
-        state.subscriptions = subscriptions;
+        let old = std::mem::replace(&mut state.subscriptions, subscriptions);
+        // Still under the client's lock, so concurrent calls cannot interleave here.
+        self.unindex(&client, old.keys());
+        let mut index = self.by_subject.write();
+        for topic in state.subscriptions.keys() {
+            index
+                .entry(subject(topic).to_owned())
+                .or_default()
+                .insert(client.id.clone(), client.clone());
+        }
         Ok(())
+    }
+
+    /// The clients with a topic about any of `subjects` (collection names or ids).
+    pub fn subscribers(&self, subjects: &[&str]) -> Vec<Arc<Client>> {
+        let index = self.by_subject.read();
+        let mut found: HashMap<&str, &Arc<Client>> = HashMap::new();
+        for subject in subjects {
+            for (id, client) in index.get(*subject).into_iter().flatten() {
+                found.insert(id, client);
+            }
+        }
+        found.into_values().cloned().collect()
+    }
+
+    /// Whether any client has a topic about one of `subjects`.
+    pub fn has_subscribers(&self, subjects: &[&str]) -> bool {
+        let index = self.by_subject.read();
+        subjects.iter().any(|s| index.contains_key(*s))
+    }
+
+    fn unindex<'a>(&self, client: &Client, topics: impl Iterator<Item = &'a String>) {
+        let mut index = self.by_subject.write();
+        for topic in topics {
+            let subject = subject(topic);
+            if let Some(clients) = index.get_mut(subject) {
+                clients.remove(&client.id);
+                if clients.is_empty() {
+                    index.remove(subject);
+                }
+            }
+        }
     }
 
     /// Send `message` to one client without waiting. A client whose queue is full or whose
@@ -525,6 +569,7 @@ impl Realtime {
     pub fn shutdown(&self) {
         self.shut_down.store(true, Ordering::SeqCst);
         let clients: Vec<_> = self.clients.write().drain().map(|(_, c)| c).collect();
+        self.by_subject.write().clear();
         for client in clients {
             client.closed.notify_one();
         }
@@ -588,9 +633,17 @@ impl Realtime {
             }
         };
         if removed.is_some() {
+            let state = client.state.lock();
+            self.unindex(client, state.subscriptions.keys());
+            drop(state);
             client.closed.notify_one();
         }
     }
+}
+
+/// What a topic is about: the part before its first `/` or `?`.
+fn subject(topic: &str) -> &str {
+    topic.split(['/', '?']).next().unwrap_or(topic)
 }
 
 /// `(collection id, record id)` of an authenticated requester.
@@ -611,6 +664,49 @@ mod tests {
 
     fn local() -> IpAddr {
         IpAddr::from([127, 0, 0, 1])
+    }
+
+    #[test]
+    fn clients_are_indexed_by_what_their_topics_name() {
+        let hub = Arc::new(Realtime::default());
+        let a = hub.connect(local());
+        let b = hub.connect(local());
+        let subscribe = |id: &str, topics: &[&str]| {
+            hub.set_subscriptions(
+                id,
+                local(),
+                &Requester::Guest,
+                topics.iter().map(|t| (*t).to_owned()).collect(),
+            )
+            .unwrap()
+        };
+        subscribe(
+            a.client_id(),
+            &["posts/*", "posts/abc?options=%7B%7D", "pbc_1/*"],
+        );
+        subscribe(b.client_id(), &["posts?options=%7B%7D", "@oauth2"]);
+        let ids = |subjects: &[&str]| {
+            let mut ids: Vec<String> = hub
+                .subscribers(subjects)
+                .iter()
+                .map(|c| c.id().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        };
+        let mut both = vec![a.client_id().to_owned(), b.client_id().to_owned()];
+        both.sort();
+        assert_eq!(ids(&["posts", "pbc_1"]), both);
+        assert_eq!(ids(&["pbc_1"]), vec![a.client_id().to_owned()]);
+        assert!(hub.has_subscribers(&["nosuch", "@oauth2"]));
+        assert!(!hub.has_subscribers(&["comments"]));
+        // replacing the topics and dropping a client both update the index
+        subscribe(a.client_id(), &["comments"]);
+        assert!(!hub.has_subscribers(&["pbc_1"]));
+        assert_eq!(ids(&["posts"]), vec![b.client_id().to_owned()]);
+        drop(b);
+        assert!(!hub.has_subscribers(&["posts", "@oauth2"]));
+        assert!(hub.has_subscribers(&["comments"]));
     }
 
     #[test]

@@ -42,10 +42,12 @@ impl RecordEvents {
 impl ChangeObserver for RecordEvents {
     fn watches(&self, collection: &Collection) -> bool {
         !collection.is_view()
-            && self
-                .app
-                .upgrade()
-                .is_some_and(|app| app.realtime.client_count() > 0)
+            && self.app.upgrade().is_some_and(|app| {
+                // Clients bound to a record of an auth collection follow its changes too.
+                app.realtime
+                    .has_subscribers(&[collection.name.as_str(), collection.id.as_str()])
+                    || (collection.is_auth() && app.realtime.client_count() > 0)
+            })
     }
 
     fn prepare_delete(
@@ -153,7 +155,10 @@ fn messages_for(
         (format!("{}?", collection.id), RuleKind::List),
     ];
     let mut out = Vec::new();
-    for client in app.realtime.clients() {
+    for client in app
+        .realtime
+        .subscribers(&[collection.name.as_str(), collection.id.as_str()])
+    {
         for (prefix, rule) in &prefixes {
             for (topic, options) in client.subscriptions(prefix) {
                 let requester = client.auth();
