@@ -12,7 +12,7 @@ use kb_store::{ListQuery, Reader, RequestInfo, Row, SortSpec, StoreError, Writer
 use serde_json::{Map, Value};
 
 use crate::app::{Access, App, RequestMeta, Requester, RuleKind, request_info};
-use crate::auth_records;
+use crate::auth_records::{self, PasswordWork};
 use crate::error::{AppError, AppResult};
 use crate::expand::{ExpandNode, present_rows};
 
@@ -336,6 +336,104 @@ impl App {
         Ok((collection, access))
     }
 
+    /// How a written record is read back for the response: `expand` resolved for the
+    /// requester, emails shown as the manage rule allows.
+    pub(crate) fn presentation(
+        &self,
+        requester: &Requester,
+        meta: &RequestMeta,
+        collection: Arc<Collection>,
+        expand: &str,
+    ) -> Presentation {
+        let schema = self.schema();
+        Presentation {
+            expand: self.expand_plan(&schema, requester, &collection, expand),
+            request: self.request_info(requester, meta, None, "default"),
+            expand_request: self.request_info(requester, meta, None, "expand"),
+            presenter: Presenter::new(requester).managing(self.access(
+                requester,
+                &collection,
+                RuleKind::Manage,
+            )),
+            collection,
+        }
+    }
+
+    /// Everything a create needs before its write job: the password hashes (computed on a
+    /// blocking thread, unless the caller brings them as `work`) and the schema it
+    /// validates against. `access` is the requester's create access (never
+    /// `SuperusersOnly`).
+    pub(crate) async fn prepare_create(
+        &self,
+        request: WriteRequest<'_>,
+        collection: Arc<Collection>,
+        access: Access,
+        body: Map<String, Value>,
+        work: Option<Arc<PasswordWork>>,
+    ) -> AppResult<PreparedCreate> {
+        let work = match work {
+            Some(work) => work,
+            None => Arc::new(self.password_work(&collection, &body, None).await?),
+        };
+        Ok(PreparedCreate {
+            collection,
+            access,
+            body,
+            work,
+            schema: self.schema(),
+            requester: request.requester.clone(),
+            meta: request.meta.clone(),
+            context: request.context,
+        })
+    }
+
+    /// Everything an update of record `id` needs before its write job (see
+    /// [`prepare_create`](Self::prepare_create)); `work` is given when the caller hashed
+    /// the body's passwords already.
+    pub(crate) async fn prepare_update(
+        &self,
+        request: WriteRequest<'_>,
+        collection: Arc<Collection>,
+        access: Access,
+        id: &str,
+        body: Map<String, Value>,
+        work: Option<Arc<PasswordWork>>,
+    ) -> AppResult<PreparedUpdate> {
+        let work = match work {
+            Some(work) => work,
+            None => Arc::new(self.password_work(&collection, &body, Some(id)).await?),
+        };
+        Ok(PreparedUpdate {
+            manage: self.access(request.requester, &collection, RuleKind::Manage),
+            collection,
+            access,
+            id: id.to_owned(),
+            body,
+            work,
+            schema: self.schema(),
+            requester: request.requester.clone(),
+            meta: request.meta.clone(),
+            context: request.context,
+        })
+    }
+
+    /// Everything a delete of record `id` needs before its write job.
+    pub(crate) fn prepare_delete(
+        &self,
+        request: WriteRequest<'_>,
+        collection: Arc<Collection>,
+        access: Access,
+        id: &str,
+    ) -> PreparedDelete {
+        PreparedDelete {
+            request: self.request_info(request.requester, request.meta, None, request.context),
+            collection,
+            access,
+            id: id.to_owned(),
+            schema: self.schema(),
+        }
+    }
+
     pub async fn create_record(
         &self,
         requester: &Requester,
@@ -344,12 +442,18 @@ impl App {
         body: Map<String, Value>,
         expand: &str,
     ) -> AppResult<Value> {
-        let (collection, id) = self
-            .insert_record(requester, meta, collection, body, "default", |_, _| Ok(()))
+        let (collection, access) = self.writable(requester, collection, RuleKind::Create)?;
+        let request = WriteRequest::new(requester, meta, "default");
+        let presentation = self.presentation(requester, meta, collection.clone(), expand);
+        let create = self
+            .prepare_create(request, collection, access, body, None)
             .await?;
-        self.read_one(requester, meta, collection, id, Vec::new(), expand)
-            .await?
-            .ok_or_else(AppError::not_found)
+        self.store
+            .write(move |w| {
+                let data = create.create_in(w)?;
+                presentation.present_in(w, &row_id(&data))
+            })
+            .await
     }
 
     /// Validate and insert a record under the create rule (evaluated with `context` as
@@ -368,45 +472,15 @@ impl App {
         F: FnOnce(&mut dyn Writer, &Row) -> AppResult<()> + Send + 'static,
     {
         let (collection, access) = self.writable(requester, collection, RuleKind::Create)?;
-        let work = self.password_work(&collection, &body, None).await?;
-        let schema = self.schema();
-        let superuser = requester.is_superuser();
-        let target = collection.clone();
-        let meta_for_rule = meta.clone();
-        let requester_for_rule = requester.clone();
+        let request = WriteRequest::new(requester, meta, context);
+        let create = self
+            .prepare_create(request, collection.clone(), access, body, None)
+            .await?;
         self.store
             .write(move |w| {
-                let mut data = record::new_record(&target);
-                let options = ApplyOptions {
-                    is_new: true,
-                    is_superuser: superuser,
-                };
-                let errors = record::apply_body(&target, &mut data, &body, &options)
-                    .err()
-                    .unwrap_or_default();
-                record::fill_autogenerated(&target, &mut data);
-                let id = ensure_id(&mut data);
-                touch_autodates(&target, &mut data, true);
-                force_system_values(&target, &mut data);
-                let first =
-                    auth_records::enforce(&target, &body, &mut data, None, superuser, &work);
-                first.into_result().map_err(failed_create)?;
-                check_record(&target, &data, errors).map_err(failed_create)?;
-                check_relations(w, &schema, &target, &data)
-                    .map_err(|e| with_message(e, "Failed to create record."))?;
-                work.apply_hashes(&mut data);
-                w.insert(&target, &data)
-                    .map_err(|e| unique_error(e, "Failed to create record."))?;
-                if let Access::Rule(plan) = &access {
-                    let view = body_view(&body, &data);
-                    let request =
-                        request_info(&requester_for_rule, &meta_for_rule, Some(&view), context);
-                    if w.get(&target, &id, &[plan.as_ref()], &request)?.is_none() {
-                        return Err(AppError::bad_request("Failed to create record."));
-                    }
-                }
+                let data = create.create_in(w)?;
                 then(w, &data)?;
-                Ok::<_, AppError>(id)
+                Ok::<_, AppError>(row_id(&data))
             })
             .await
             .map(|id| (collection, id))
@@ -422,87 +496,17 @@ impl App {
         expand: &str,
     ) -> AppResult<Value> {
         let (collection, access) = self.writable(requester, collection, RuleKind::Update)?;
-        let manage = self.access(requester, &collection, RuleKind::Manage);
-        let work = self.password_work(&collection, &body, Some(id)).await?;
-        let schema = self.schema();
-        let superuser = requester.is_superuser();
-        let target = collection.clone();
-        let record_id = id.to_owned();
-        let requester_for_rule = requester.clone();
-        let meta_for_rule = meta.clone();
+        let request = WriteRequest::new(requester, meta, "default");
+        let presentation = self.presentation(requester, meta, collection.clone(), expand);
+        let update = self
+            .prepare_update(request, collection, access, id, body, None)
+            .await?;
         self.store
             .write(move |w| {
-                let mut data = record::new_record(&target);
-                let options = ApplyOptions {
-                    is_new: false,
-                    is_superuser: superuser,
-                };
-                let plans = conditions(&access, None);
-                // The rule sees the stored record and the submitted body (modifiers applied).
-                let request_body = {
-                    let Some(current) = w.get(&target, &record_id, &[], &RequestInfo::default())?
-                    else {
-                        return Err(AppError::not_found());
-                    };
-                    data.clone_from(&current);
-                    let mut resolved = current.clone();
-                    // Errors are reported after the rule check, by the real application below.
-                    let _ = record::apply_body(&target, &mut resolved, &body, &options);
-                    body_view(&body, &resolved)
-                };
-                let request = request_info(
-                    &requester_for_rule,
-                    &meta_for_rule,
-                    Some(&request_body),
-                    "default",
-                );
-                if !plans.is_empty()
-                    && w.get(&target, &record_id, &refs(&plans), &request)?
-                        .is_none()
-                {
-                    return Err(AppError::not_found());
-                }
-                let manager = match &manage {
-                    Access::All => true,
-                    Access::SuperusersOnly => false,
-                    Access::Rule(plan) => w
-                        .get(&target, &record_id, &[plan.as_ref()], &request)?
-                        .is_some(),
-                };
-                let original = data.clone();
-                let errors = record::apply_body(&target, &mut data, &body, &options)
-                    .err()
-                    .unwrap_or_default();
-                touch_autodates(&target, &mut data, false);
-                force_system_values(&target, &mut data);
-                let first = auth_records::enforce(
-                    &target,
-                    &body,
-                    &mut data,
-                    Some(&original),
-                    manager,
-                    &work,
-                );
-                first.into_result().map_err(failed_update)?;
-                check_record(&target, &data, errors).map_err(failed_update)?;
-                check_relations(w, &schema, &target, &data)
-                    .map_err(|e| with_message(e, "Failed to update record."))?;
-                work.apply_hashes(&mut data);
-                w.update(&target, &record_id, &data)
-                    .map_err(|e| unique_error(e, "Failed to update record."))?;
-                Ok::<_, AppError>(())
+                update.update_in(w)?;
+                presentation.present_in(w, &update.id)
             })
-            .await?;
-        self.read_one(
-            requester,
-            meta,
-            collection,
-            id.to_owned(),
-            Vec::new(),
-            expand,
-        )
-        .await?
-        .ok_or_else(AppError::not_found)
+            .await
     }
 
     pub async fn delete_record(
@@ -520,19 +524,225 @@ impl App {
         if matches!(access, Access::SuperusersOnly) {
             return Err(AppError::superusers_only());
         }
-        let schema = self.schema();
-        let request = self.request_info(requester, meta, None, "default");
-        let id = id.to_owned();
-        self.store
-            .write(move |w| {
-                let plans = conditions(&access, None);
-                if w.get(&collection, &id, &refs(&plans), &request)?.is_none() {
-                    return Err(AppError::not_found());
-                }
-                delete_cascading(w, &schema, &collection, &id, 0)
-            })
-            .await
+        let request = WriteRequest::new(requester, meta, "default");
+        let delete = self.prepare_delete(request, collection, access, id);
+        self.store.write(move |w| delete.delete_in(w)).await
     }
+}
+
+/// Who writes and in which request: what a write's rules read as `@request.*`.
+#[derive(Clone, Copy)]
+pub(crate) struct WriteRequest<'a> {
+    pub requester: &'a Requester,
+    pub meta: &'a RequestMeta,
+    /// `@request.context`: `default`, `batch`, `oauth2`…
+    pub context: &'static str,
+}
+
+impl<'a> WriteRequest<'a> {
+    pub(crate) fn new(
+        requester: &'a Requester,
+        meta: &'a RequestMeta,
+        context: &'static str,
+    ) -> Self {
+        WriteRequest {
+            requester,
+            meta,
+            context,
+        }
+    }
+}
+
+/// How to read a written record back as the API shows it to the requester.
+pub(crate) struct Presentation {
+    collection: Arc<Collection>,
+    presenter: Presenter,
+    expand: Vec<ExpandNode>,
+    request: RequestInfo,
+    expand_request: RequestInfo,
+}
+
+impl Presentation {
+    /// The record `id` with its expansions, read inside the job that wrote it (so the
+    /// answer is exactly what was committed, and costs no second job).
+    pub(crate) fn present_in(&self, reader: &mut dyn Reader, id: &str) -> AppResult<Value> {
+        let row = reader
+            .get(&self.collection, id, &[], &self.request)?
+            .ok_or_else(AppError::not_found)?;
+        let mut items = self.presenter.present(
+            reader,
+            &self.collection,
+            vec![row],
+            &self.expand,
+            &self.expand_request,
+        )?;
+        items.pop().ok_or_else(AppError::not_found)
+    }
+}
+
+/// A create ready to run on a writer: alone in its own job or as one step of a batch.
+pub(crate) struct PreparedCreate {
+    collection: Arc<Collection>,
+    access: Access,
+    body: Map<String, Value>,
+    work: Arc<PasswordWork>,
+    schema: Arc<Schema>,
+    requester: Requester,
+    meta: RequestMeta,
+    context: &'static str,
+}
+
+impl PreparedCreate {
+    /// Validate and insert the record, then check the create rule against it (the rule may
+    /// read the new record's values); answers the stored row.
+    pub(crate) fn create_in(&self, w: &mut dyn Writer) -> AppResult<Row> {
+        let target = &self.collection;
+        let body = &self.body;
+        let superuser = self.requester.is_superuser();
+        let mut data = record::new_record(target);
+        let options = ApplyOptions {
+            is_new: true,
+            is_superuser: superuser,
+        };
+        let errors = record::apply_body(target, &mut data, body, &options)
+            .err()
+            .unwrap_or_default();
+        record::fill_autogenerated(target, &mut data);
+        let id = ensure_id(&mut data);
+        touch_autodates(target, &mut data, true);
+        force_system_values(target, &mut data);
+        let first = auth_records::enforce(target, body, &mut data, None, superuser, &self.work);
+        first.into_result().map_err(failed_create)?;
+        check_record(target, &data, errors).map_err(failed_create)?;
+        check_relations(w, &self.schema, target, &data)
+            .map_err(|e| with_message(e, "Failed to create record."))?;
+        self.work.apply_hashes(&mut data);
+        w.insert(target, &data)
+            .map_err(|e| unique_error(e, "Failed to create record."))?;
+        if let Access::Rule(plan) = &self.access {
+            let view = body_view(body, &data);
+            let request = request_info(&self.requester, &self.meta, Some(&view), self.context);
+            if w.get(target, &id, &[plan.as_ref()], &request)?.is_none() {
+                return Err(AppError::bad_request("Failed to create record."));
+            }
+        }
+        Ok(data)
+    }
+}
+
+/// An update ready to run on a writer (see [`PreparedCreate`]).
+pub(crate) struct PreparedUpdate {
+    collection: Arc<Collection>,
+    access: Access,
+    manage: Access,
+    id: String,
+    body: Map<String, Value>,
+    work: Arc<PasswordWork>,
+    schema: Arc<Schema>,
+    requester: Requester,
+    meta: RequestMeta,
+    context: &'static str,
+}
+
+impl PreparedUpdate {
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Check the update rule against the stored record and the submitted body, validate
+    /// and save.
+    pub(crate) fn update_in(&self, w: &mut dyn Writer) -> AppResult<()> {
+        let target = &self.collection;
+        let body = &self.body;
+        let record_id = &self.id;
+        let superuser = self.requester.is_superuser();
+        let mut data = record::new_record(target);
+        let options = ApplyOptions {
+            is_new: false,
+            is_superuser: superuser,
+        };
+        let plans = conditions(&self.access, None);
+        // The rule sees the stored record and the submitted body (modifiers applied).
+        let request_body = {
+            let Some(current) = w.get(target, record_id, &[], &RequestInfo::default())? else {
+                return Err(AppError::not_found());
+            };
+            data.clone_from(&current);
+            let mut resolved = current.clone();
+            // Errors are reported after the rule check, by the real application below.
+            let _ = record::apply_body(target, &mut resolved, body, &options);
+            body_view(body, &resolved)
+        };
+        let request = request_info(
+            &self.requester,
+            &self.meta,
+            Some(&request_body),
+            self.context,
+        );
+        if !plans.is_empty() && w.get(target, record_id, &refs(&plans), &request)?.is_none() {
+            return Err(AppError::not_found());
+        }
+        let manager = match &self.manage {
+            Access::All => true,
+            Access::SuperusersOnly => false,
+            Access::Rule(plan) => w
+                .get(target, record_id, &[plan.as_ref()], &request)?
+                .is_some(),
+        };
+        let original = data.clone();
+        let errors = record::apply_body(target, &mut data, body, &options)
+            .err()
+            .unwrap_or_default();
+        touch_autodates(target, &mut data, false);
+        force_system_values(target, &mut data);
+        let first = auth_records::enforce(
+            target,
+            body,
+            &mut data,
+            Some(&original),
+            manager,
+            &self.work,
+        );
+        first.into_result().map_err(failed_update)?;
+        check_record(target, &data, errors).map_err(failed_update)?;
+        check_relations(w, &self.schema, target, &data)
+            .map_err(|e| with_message(e, "Failed to update record."))?;
+        self.work.apply_hashes(&mut data);
+        w.update(target, record_id, &data)
+            .map_err(|e| unique_error(e, "Failed to update record."))?;
+        Ok(())
+    }
+}
+
+/// A delete ready to run on a writer (see [`PreparedCreate`]).
+pub(crate) struct PreparedDelete {
+    collection: Arc<Collection>,
+    access: Access,
+    id: String,
+    request: RequestInfo,
+    schema: Arc<Schema>,
+}
+
+impl PreparedDelete {
+    /// Delete the record if the delete rule lets the requester see it, cleaning up the
+    /// relations that point at it.
+    pub(crate) fn delete_in(&self, w: &mut dyn Writer) -> AppResult<()> {
+        let plans = conditions(&self.access, None);
+        if w.get(&self.collection, &self.id, &refs(&plans), &self.request)?
+            .is_none()
+        {
+            return Err(AppError::not_found());
+        }
+        delete_cascading(w, &self.schema, &self.collection, &self.id, 0)
+    }
+}
+
+/// The id of a stored row.
+pub(crate) fn row_id(row: &Row) -> String {
+    row.get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// What a client's own filter or sort may reach: everything for superusers; for others no
