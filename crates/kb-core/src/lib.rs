@@ -8,6 +8,7 @@ pub mod collection;
 pub mod datetime;
 pub mod error;
 pub mod field;
+pub mod file_name;
 pub mod id;
 pub mod index;
 pub mod number;
