@@ -42,10 +42,15 @@ pub struct Change {
     pub prepared: Option<AfterCommit>,
 }
 
-/// Who wants to know about committed changes (the realtime hub).
+/// Who wants to know about committed changes (the realtime hub, file cleanup). Each
+/// observer gets only the changes it watches, with its own prepared delete work.
 pub trait ChangeObserver: Send + Sync + 'static {
     /// Whether changes of `collection` matter right now; nothing is recorded otherwise.
     fn watches(&self, collection: &Collection) -> bool;
+    /// Whether changes of this kind matter (e.g. only deletes); all do by default.
+    fn wants(&self, _kind: ChangeKind) -> bool {
+        true
+    }
     /// Called inside the deleting transaction, while the row still exists, so access
     /// checks can still see it; the answer runs once the delete has committed.
     fn prepare_delete(
@@ -59,33 +64,58 @@ pub trait ChangeObserver: Send + Sync + 'static {
     fn committed(&self, changes: Vec<Change>);
 }
 
-/// A [`Writer`] that records the changes made through it.
+/// A [`Writer`] that records the changes made through it, for each observer apart.
 pub(crate) struct Recording<'w> {
     pub(crate) inner: &'w mut dyn Writer,
-    pub(crate) observer: &'w dyn ChangeObserver,
-    pub(crate) changes: Vec<Change>,
+    pub(crate) observers: &'w [Arc<dyn ChangeObserver>],
+    /// One list per observer, in the observers' order.
+    pub(crate) changes: Vec<Vec<Change>>,
 }
 
-impl Recording<'_> {
-    fn record(&mut self, kind: ChangeKind, collection: &Collection, record: Row) {
-        self.changes.push(Change {
-            kind,
-            collection_id: collection.id.clone(),
-            record,
-            prepared: None,
-        });
+impl<'w> Recording<'w> {
+    pub(crate) fn new(inner: &'w mut dyn Writer, observers: &'w [Arc<dyn ChangeObserver>]) -> Self {
+        Recording {
+            inner,
+            observers,
+            changes: observers.iter().map(|_| Vec::new()).collect(),
+        }
     }
 
-    /// The observer's after-commit call, if anything was recorded.
-    pub(crate) fn into_after_commit(
-        self,
-        observer: Arc<dyn ChangeObserver>,
-    ) -> Option<AfterCommit> {
-        if self.changes.is_empty() {
+    /// The observers interested in a change of this kind to `collection`.
+    fn interested(&self, kind: ChangeKind, collection: &Collection) -> Vec<usize> {
+        (0..self.observers.len())
+            .filter(|&i| self.observers[i].wants(kind) && self.observers[i].watches(collection))
+            .collect()
+    }
+
+    fn record(&mut self, kind: ChangeKind, collection: &Collection, record: &Row) {
+        for i in self.interested(kind, collection) {
+            self.changes[i].push(Change {
+                kind,
+                collection_id: collection.id.clone(),
+                record: record.clone(),
+                prepared: None,
+            });
+        }
+    }
+
+    /// The observers' after-commit calls, if anything was recorded.
+    pub(crate) fn into_after_commit(self) -> Option<AfterCommit> {
+        let batches: Vec<(Arc<dyn ChangeObserver>, Vec<Change>)> = self
+            .observers
+            .iter()
+            .cloned()
+            .zip(self.changes)
+            .filter(|(_, changes)| !changes.is_empty())
+            .collect();
+        if batches.is_empty() {
             return None;
         }
-        let changes = self.changes;
-        Some(Box::new(move || observer.committed(changes)))
+        Some(Box::new(move || {
+            for (observer, changes) in batches {
+                observer.committed(changes);
+            }
+        }))
     }
 }
 
@@ -156,9 +186,7 @@ impl Reader for Recording<'_> {
 impl Writer for Recording<'_> {
     fn insert(&mut self, collection: &Collection, record: &Row) -> Result<(), StoreError> {
         self.inner.insert(collection, record)?;
-        if self.observer.watches(collection) {
-            self.record(ChangeKind::Create, collection, record.clone());
-        }
+        self.record(ChangeKind::Create, collection, record);
         Ok(())
     }
 
@@ -169,14 +197,13 @@ impl Writer for Recording<'_> {
         record: &Row,
     ) -> Result<(), StoreError> {
         self.inner.update(collection, id, record)?;
-        if self.observer.watches(collection) {
-            self.record(ChangeKind::Update, collection, record.clone());
-        }
+        self.record(ChangeKind::Update, collection, record);
         Ok(())
     }
 
     fn delete(&mut self, collection: &Collection, id: &str) -> Result<bool, StoreError> {
-        if !self.observer.watches(collection) {
+        let interested = self.interested(ChangeKind::Delete, collection);
+        if interested.is_empty() {
             return self.inner.delete(collection, id);
         }
         let Some(row) = self
@@ -185,17 +212,20 @@ impl Writer for Recording<'_> {
         else {
             return self.inner.delete(collection, id);
         };
-        let prepared = self
-            .observer
-            .prepare_delete(&mut *self.inner, collection, &row);
+        let prepared: Vec<Option<AfterCommit>> = interested
+            .iter()
+            .map(|&i| self.observers[i].prepare_delete(&mut *self.inner, collection, &row))
+            .collect();
         let deleted = self.inner.delete(collection, id)?;
         if deleted {
-            self.changes.push(Change {
-                kind: ChangeKind::Delete,
-                collection_id: collection.id.clone(),
-                record: row,
-                prepared,
-            });
+            for (i, prepared) in interested.into_iter().zip(prepared) {
+                self.changes[i].push(Change {
+                    kind: ChangeKind::Delete,
+                    collection_id: collection.id.clone(),
+                    record: row.clone(),
+                    prepared,
+                });
+            }
         }
         Ok(deleted)
     }

@@ -165,20 +165,28 @@ pub trait Backend: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
-    observer: Arc<RwLock<Option<Arc<dyn ChangeObserver>>>>,
+    /// Who is told about committed changes, in the order they asked.
+    observers: Arc<RwLock<Observers>>,
 }
+
+/// A snapshot of the observers, cheap to take for each write.
+type Observers = Arc<[Arc<dyn ChangeObserver>]>;
 
 impl Store {
     pub fn new(backend: Arc<dyn Backend>) -> Self {
         Store {
             backend,
-            observer: Arc::default(),
+            observers: Arc::new(RwLock::new(Arc::new([]))),
         }
     }
 
-    /// From now on, record changes of watched collections and report them after commit.
+    /// From now on, record changes of the collections `observer` watches and report them
+    /// to it after commit (besides the observers already there).
     pub fn observe(&self, observer: Arc<dyn ChangeObserver>) {
-        *self.observer.write() = Some(observer);
+        let mut observers = self.observers.write();
+        let mut list = observers.to_vec();
+        list.push(observer);
+        *observers = list.into();
     }
 
     /// Run `f` on a reader and return its result.
@@ -209,20 +217,15 @@ impl Store {
     {
         let slot = Arc::new(Mutex::new(None));
         let out = slot.clone();
-        let observer = self.observer.read().clone();
+        let observers = self.observers.read().clone();
         self.backend
             .run_write(Box::new(move |writer| {
-                let (result, after_commit) = match observer {
-                    None => (f(writer), None),
-                    Some(observer) => {
-                        let mut recording = changes::Recording {
-                            inner: writer,
-                            observer: &*observer,
-                            changes: Vec::new(),
-                        };
-                        let result = f(&mut recording);
-                        (result, recording.into_after_commit(observer.clone()))
-                    }
+                let (result, after_commit) = if observers.is_empty() {
+                    (f(writer), None)
+                } else {
+                    let mut recording = changes::Recording::new(writer, &observers);
+                    let result = f(&mut recording);
+                    (result, recording.into_after_commit())
                 };
                 let outcome = if result.is_ok() {
                     Outcome::Commit(after_commit)
