@@ -1,6 +1,7 @@
 //! The HTTP edge: the axum router, PocketBase's wire format (paths, status codes, error JSON,
 //! default headers, CORS) and nothing else. Handlers extract, call `kb_app`, and map.
 
+mod batch;
 mod error;
 mod handlers;
 mod logs;
@@ -108,6 +109,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/collections/{collection}/records/{id}",
             get(view_record).patch(update_record).delete(delete_record),
         )
+        .route("/api/batch", post(batch::batch))
         .route("/api/logs", get(logs::list).delete(logs::delete_all))
         .route("/api/logs/stats", get(logs::stats))
         .route("/api/logs/{id}", get(logs::view))

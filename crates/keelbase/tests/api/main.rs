@@ -8,6 +8,7 @@ mod process;
 mod account_emails;
 mod auth;
 mod bad_input;
+mod batch;
 mod cli;
 mod collections;
 mod durability;
