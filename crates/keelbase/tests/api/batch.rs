@@ -459,7 +459,10 @@ async fn realtime_reports_a_batch_only_when_it_commits() {
     posts(&app).await;
     enable(&app, json!({})).await;
     let existing = id_of(&app.create_record("posts", &json!({"title": "old"})).await);
-    let doomed = id_of(&app.create_record("posts", &json!({"title": "doomed"})).await);
+    let doomed = id_of(
+        &app.create_record("posts", &json!({"title": "doomed"}))
+            .await,
+    );
     let mut sse = Sse::open(&app).await;
     let (status, _) = subscribe(&app.guest(), &sse.client_id, &["posts"]).await;
     assert_eq!(status, 204);
