@@ -146,11 +146,14 @@ pub struct App {
     pub realtime: Arc<crate::realtime::Realtime>,
     /// Request logs, written in the background to their own store (see `logs`).
     pub logs: crate::logs::Logs,
+    /// Record files (local disk or S3, following `settings.s3`; see `files`).
+    pub(crate) files: Arc<kb_files::FileStorage>,
 }
 
 impl App {
-    /// Open the application on a store: load (or create) the schema and settings.
-    pub async fn open(store: Store) -> AppResult<Arc<App>> {
+    /// Open the application on a store and a file storage: load (or create) the schema and
+    /// settings.
+    pub async fn open(store: Store, files: Arc<kb_files::FileStorage>) -> AppResult<Arc<App>> {
         let (collections, settings) = store
             .read(|r| Ok::<_, AppError>((r.load_collections()?, r.load_settings()?)))
             .await?;
@@ -179,6 +182,7 @@ impl App {
             collections
         };
         let settings = settings.unwrap_or_default();
+        configure_files(&files, &settings);
         let outbox = kb_mail::Outbox::new(crate::account::mailer_for(&settings));
         let app = Arc::new(App {
             store,
@@ -193,8 +197,10 @@ impl App {
             oauth2_names: Mutex::new(Default::default()),
             realtime: Arc::default(),
             logs: Default::default(),
+            files,
         });
         crate::record_events::RecordEvents::start(&app);
+        crate::files::FileCleanup::start(&app);
         Ok(app)
     }
 
@@ -215,6 +221,7 @@ impl App {
     pub(crate) fn replace_settings(&self, settings: Settings) {
         self.outbox
             .replace_mailer(crate::account::mailer_for(&settings));
+        configure_files(&self.files, &settings);
         self.settings.store(Arc::new(settings));
         self.rate_counters.lock().clear();
     }
@@ -328,6 +335,14 @@ impl App {
             return Requester::Guest;
         }
         Requester::Auth { collection, record }
+    }
+}
+
+/// Point the file storage at S3 or local disk as the settings say. A failure (an endpoint
+/// no client can be made for) keeps the previous backend; the settings test reports why.
+fn configure_files(files: &kb_files::FileStorage, settings: &Settings) {
+    if let Err(error) = files.configure(&settings.s3) {
+        tracing::error!(%error, "cannot use the S3 settings for file storage");
     }
 }
 

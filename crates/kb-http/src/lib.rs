@@ -3,6 +3,7 @@
 
 mod batch;
 mod error;
+mod files;
 mod handlers;
 mod logs;
 mod middleware;
@@ -29,6 +30,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/health", get(health))
         .route("/api/settings", get(get_settings).patch(update_settings))
         .route("/api/settings/test/email", post(send_test_email))
+        .route("/api/settings/test/s3", post(files::test_s3))
+        .route("/api/files/token", post(files::token))
+        .route(
+            "/api/files/{collection}/{record}/{filename}",
+            get(files::download),
+        )
         .route(
             "/api/collections",
             get(list_collections).post(create_collection),
@@ -124,5 +131,5 @@ pub fn router(app: Arc<App>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback);
     let api = middleware::rate_limited(api, app.clone()).with_state(app.clone());
-    middleware::wrap(api, app)
+    middleware::wrap(api, app).layer(axum::middleware::map_response(files::without_frame_options))
 }

@@ -28,6 +28,8 @@ pub enum StartError {
     Store(#[from] kb_store::StoreError),
     #[error("cannot load the application state: {0}")]
     App(#[from] kb_app::AppError),
+    #[error("cannot open the file storage: {0}")]
+    Files(#[from] kb_files::FileError),
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
 }
@@ -36,7 +38,9 @@ pub enum StartError {
 pub async fn open_app(data_dir: &std::path::Path) -> Result<Arc<App>, StartError> {
     std::fs::create_dir_all(data_dir).map_err(|e| StartError::DataDir(data_dir.to_owned(), e))?;
     let backend = SqliteBackend::open(&data_dir.join("data.db")).await?;
-    Ok(App::open(Store::new(Arc::new(backend))).await?)
+    // Record files live under `<data dir>/storage` unless the settings choose S3.
+    let files = kb_files::FileStorage::open_local(data_dir.join("storage"))?;
+    Ok(App::open(Store::new(Arc::new(backend)), Arc::new(files)).await?)
 }
 
 /// A bound, ready server.

@@ -13,6 +13,7 @@ mod cli;
 mod collections;
 mod durability;
 mod expand_fields;
+mod files;
 mod filters;
 mod health;
 mod logs;
