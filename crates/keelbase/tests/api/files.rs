@@ -563,3 +563,87 @@ async fn testing_the_s3_settings() {
         "{message}"
     );
 }
+
+/// An S3-compatible server (s3s-fs over `root`) on a free port; returns its endpoint.
+async fn start_s3(root: &std::path::Path, bucket: &str) -> String {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    std::fs::create_dir_all(root.join(bucket)).unwrap();
+    let mut builder = s3s::service::S3ServiceBuilder::new(s3s_fs::FileSystem::new(root).unwrap());
+    builder.set_auth(s3s::auth::SimpleAuth::from_single(
+        "AKIATEST",
+        "test-secret",
+    ));
+    let service = builder.build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let service = service.clone();
+            tokio::spawn(async move {
+                let _ = Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(socket), service)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn files_on_s3_once_the_settings_say_so() {
+    let app = TestApp::spawn().await;
+    let s3_root = tempfile::TempDir::new().unwrap();
+    let endpoint = start_s3(s3_root.path(), "files").await;
+    let (status, body) = app
+        .patch_json(
+            "/api/settings",
+            &json!({"s3": {"enabled": true, "bucket": "files", "region": "us-east-1",
+                           "endpoint": endpoint, "accessKey": "AKIATEST",
+                           "secret": "test-secret", "forcePathStyle": true}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .post_json("/api/settings/test/s3", &json!({"filesystem": "storage"}))
+        .await;
+    assert_eq!(status, 204, "{body}");
+
+    let (c, r) = setup(&app, json!("")).await;
+    let bucket = s3_root.path().join("files");
+    assert!(bucket.join(format!("{c}/{r}/{IMG}")).is_file());
+    assert!(!app.data_dir().join(format!("storage/{c}")).exists());
+    let guest = app.guest();
+    let image = fetch(&guest, &path(&c, &r, IMG), &[]).await;
+    assert_eq!(
+        (image.status, image.header("content-type")),
+        (200, "image/png")
+    );
+    assert_eq!(image.body, png(200, 100));
+    let part = fetch(&guest, &path(&c, &r, BIN), &[("Range", "bytes=100-199")]).await;
+    assert_eq!((part.status, part.body.len()), (206, 100));
+    let etag = part.header("etag").to_owned();
+    assert_eq!(
+        fetch(&guest, &path(&c, &r, BIN), &[("If-None-Match", &etag)])
+            .await
+            .status,
+        304
+    );
+    let thumb = fetch(&guest, &format!("{}?thumb=50x30f", path(&c, &r, IMG)), &[]).await;
+    assert_eq!(thumb.dims(), (50, 25));
+    assert!(
+        bucket
+            .join(format!("{c}/{r}/thumbs_{IMG}/50x30f_{IMG}"))
+            .is_file()
+    );
+
+    assert_eq!(app.delete_record("docs", &r).await.status, 204);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let key = kb_files::file_key(&c, &r, IMG);
+    while app.app.files().exists(&key).await.unwrap() {
+        assert!(tokio::time::Instant::now() < deadline, "{key} still on S3");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let thumb_key = kb_files::thumb_key(&c, &r, IMG, "50x30f");
+    assert!(!app.app.files().exists(&thumb_key).await.unwrap());
+}
