@@ -4,16 +4,14 @@
 //! (list rule for collection topics, view rule for record topics, with the client's auth),
 //! and its `filter` option holds; `expand` and `fields` options shape the record per client.
 //!
-//! Storage reports committed changes in commit order ([`kb_store::ChangeObserver`]); one
-//! background task turns them into messages in that same order. Deletes are checked inside
-//! the deleting transaction, while the row still exists, and sent after the commit.
+//! Storage hands every change to the observer inside its transaction ([`kb_store::ChangeObserver`]):
+//! the messages are built there, against the record as that write left it, and sent after
+//! the commit, in commit order, by one background task; a rolled-back write sends nothing.
 
 use std::sync::{Arc, Weak};
 
 use kb_core::Collection;
-use kb_store::{
-    AfterCommit, Change, ChangeKind, ChangeObserver, Reader, RequestInfo, Row, StoreError,
-};
+use kb_store::{AfterCommit, Change, ChangeKind, ChangeObserver, Reader, Row, StoreError};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -56,11 +54,43 @@ impl ChangeObserver for RecordEvents {
         collection: &Collection,
         row: &Row,
     ) -> Option<AfterCommit> {
+        self.prepare(reader, ChangeKind::Delete, collection, row)
+    }
+
+    fn prepare_write(
+        &self,
+        reader: &mut dyn Reader,
+        kind: ChangeKind,
+        collection: &Collection,
+        row: &Row,
+    ) -> Option<AfterCommit> {
+        self.prepare(reader, kind, collection, row)
+    }
+
+    fn committed(&self, changes: Vec<Change>) {
+        for change in changes {
+            // The receiver only goes away with the application.
+            let _ = self.queue.send(change);
+        }
+    }
+}
+
+impl RecordEvents {
+    /// The messages of one change, built inside its transaction (so they show the record as
+    /// this write left it, checked against the rules as of this write) and sent after the
+    /// commit.
+    fn prepare(
+        &self,
+        reader: &mut dyn Reader,
+        kind: ChangeKind,
+        collection: &Collection,
+        row: &Row,
+    ) -> Option<AfterCommit> {
         let app = self.app.upgrade()?;
-        let messages = match messages_for(&app, reader, collection, row, ChangeKind::Delete) {
+        let messages = match messages_for(&app, reader, collection, row, kind) {
             Ok(messages) => messages,
             Err(error) => {
-                tracing::warn!(%error, "could not prepare realtime delete events");
+                tracing::warn!(%error, "could not prepare realtime events");
                 return None;
             }
         };
@@ -74,63 +104,35 @@ impl ChangeObserver for RecordEvents {
             }
         }))
     }
-
-    fn committed(&self, changes: Vec<Change>) {
-        for change in changes {
-            // The receiver only goes away with the application.
-            let _ = self.queue.send(change);
-        }
-    }
 }
 
-/// Turn committed changes into messages, one change at a time, in commit order.
+/// Send the prepared messages of committed changes, in commit order, and keep the auth
+/// bound to streams in step with the records it names.
 async fn deliver(app: Weak<App>, mut changes: mpsc::UnboundedReceiver<Change>) {
     while let Some(change) = changes.recv().await {
         let Some(app) = app.upgrade() else { return };
+        if let Some(send) = change.prepared {
+            send();
+        }
         let Some(collection) = app.schema().by_id(&change.collection_id).cloned() else {
             continue;
         };
-        let id = change
-            .record
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        if !collection.is_auth() {
+            continue;
+        }
         match change.kind {
             ChangeKind::Delete => {
-                if let Some(send) = change.prepared {
-                    send();
-                }
-                if collection.is_auth() {
-                    app.realtime.drop_auth(&collection.id, &id);
-                }
+                let id = change
+                    .record
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                app.realtime.drop_auth(&collection.id, id);
             }
-            kind => {
-                if kind == ChangeKind::Update && collection.is_auth() {
-                    app.realtime
-                        .auth_record_updated(&collection, &change.record);
-                }
-                let (job_app, target) = (app.clone(), collection.clone());
-                let messages = app
-                    .store
-                    .read(move |reader| {
-                        // The record as committed now (a later write may have changed it).
-                        let Some(row) = reader.get(&target, &id, &[], &RequestInfo::default())?
-                        else {
-                            return Ok(Vec::new());
-                        };
-                        messages_for(&job_app, reader, &target, &row, kind)
-                    })
-                    .await;
-                match messages {
-                    Ok(messages) => {
-                        for (client, message) in messages {
-                            app.realtime.send(&client, message);
-                        }
-                    }
-                    Err(error) => tracing::warn!(%error, "could not build realtime events"),
-                }
-            }
+            ChangeKind::Update => app
+                .realtime
+                .auth_record_updated(&collection, &change.record),
+            ChangeKind::Create => {}
         }
     }
 }

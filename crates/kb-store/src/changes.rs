@@ -38,7 +38,8 @@ pub struct Change {
     pub collection_id: String,
     /// The record after the change (before it, for a delete).
     pub record: Row,
-    /// For deletes: what the observer prepared while the row still existed.
+    /// What the observer prepared inside the transaction (for a delete: while the row
+    /// still existed), to run after the commit.
     pub prepared: Option<AfterCommit>,
 }
 
@@ -59,6 +60,18 @@ pub trait ChangeObserver: Send + Sync + 'static {
         collection: &Collection,
         row: &Row,
     ) -> Option<AfterCommit>;
+    /// Called inside the transaction right after a create or update, so what the observer
+    /// prepares sees the record as this write left it, even if a later write in the same
+    /// or a following transaction changes or deletes it.
+    fn prepare_write(
+        &self,
+        _reader: &mut dyn Reader,
+        _kind: ChangeKind,
+        _collection: &Collection,
+        _row: &Row,
+    ) -> Option<AfterCommit> {
+        None
+    }
     /// Called after the commit, in commit order, on the thread that committed: hand the
     /// work off, don't do it here.
     fn committed(&self, changes: Vec<Change>);
@@ -90,11 +103,13 @@ impl<'w> Recording<'w> {
 
     fn record(&mut self, kind: ChangeKind, collection: &Collection, record: &Row) {
         for i in self.interested(kind, collection) {
+            let prepared =
+                self.observers[i].prepare_write(&mut *self.inner, kind, collection, record);
             self.changes[i].push(Change {
                 kind,
                 collection_id: collection.id.clone(),
                 record: record.clone(),
-                prepared: None,
+                prepared,
             });
         }
     }

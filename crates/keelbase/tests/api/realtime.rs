@@ -1076,3 +1076,53 @@ async fn the_dedicated_stream_path_speaks_plain_http() {
     );
     assert_eq!(&rest[size..], "\r\n0\r\n\r\n");
 }
+
+/// Events are built inside the transaction, so a record created, updated and deleted in
+/// one batch still announces all three, each with the record as that step left it.
+#[tokio::test]
+async fn each_write_of_a_batch_is_announced_as_it_was() {
+    let app = TestApp::spawn().await;
+    app.create_collection(&json!({
+        "name": "notes", "type": "base", "listRule": "", "viewRule": "",
+        "fields": [{"name": "title", "type": "text"}],
+    }))
+    .await;
+    let (status, body) = app
+        .patch_json(
+            "/api/settings",
+            &json!({"batch": {"enabled": true, "maxRequests": 10}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut sse = Sse::open(&app).await;
+    assert_eq!(
+        subscribe(&app.guest(), &sse.client_id, &["notes/*"])
+            .await
+            .0,
+        204
+    );
+    let (status, body) = app
+        .post_json(
+            "/api/batch",
+            &json!({"requests": [
+                {"method": "POST", "url": "/api/collections/notes/records", "body": {"id": "batchnote000001", "title": "a"}},
+                {"method": "PATCH", "url": "/api/collections/notes/records/batchnote000001", "body": {"title": "b"}},
+                {"method": "DELETE", "url": "/api/collections/notes/records/batchnote000001"},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let events: Vec<(String, String)> = events_within(&mut sse, Duration::from_millis(700))
+        .await
+        .into_iter()
+        .map(|(_, data)| {
+            (
+                data["action"].as_str().unwrap().to_owned(),
+                data["record"]["title"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [("create", "a"), ("update", "b"), ("delete", "b")]
+        .map(|(a, t)| (a.to_owned(), t.to_owned()));
+    assert_eq!(events, expected);
+}
