@@ -307,6 +307,11 @@ impl App {
                 .map(|c| (**c).clone())
                 .collect(),
         );
+        // The table is gone with its records; their files go too (a failure only leaves
+        // unreachable files behind, so it is logged, not reported).
+        if let Err(error) = self.files().delete_prefix(&target.id).await {
+            tracing::warn!(%error, collection = %target.name, "could not delete the files of a deleted collection");
+        }
         Ok(())
     }
 

@@ -516,6 +516,17 @@ async fn files_go_with_their_record() {
 }
 
 #[tokio::test]
+async fn files_go_with_their_collection() {
+    let app = TestApp::spawn().await;
+    let (c, r) = setup(&app, json!("")).await;
+    let key = kb_files::file_key(&c, &r, IMG);
+    assert!(app.app.files().exists(&key).await.unwrap());
+    assert_eq!(app.delete_collection("docs").await.status, 204);
+    assert!(!app.app.files().exists(&key).await.unwrap());
+    assert!(!app.data_dir().join(format!("storage/{c}")).exists());
+}
+
+#[tokio::test]
 async fn testing_the_s3_settings() {
     let app = TestApp::spawn().await;
     let url = "/api/settings/test/s3";
