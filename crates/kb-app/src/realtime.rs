@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use kb_core::file_name::snake_case;
 use kb_core::{Collection, FieldError, ValidationErrors, id};
 use kb_store::Row;
 use parking_lot::{Mutex, RwLock};
@@ -171,30 +172,6 @@ fn stringify(value: &Value) -> String {
         },
         Value::Null | Value::Array(_) | Value::Object(_) => String::new(),
     }
-}
-
-/// `X-Token` → `x_token`, `myTestDB` → `my_test_db`: words are split at anything but ASCII
-/// letters and digits, and before an upper-case letter that follows a non-upper-case one.
-pub fn snake_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    for word in name
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
-        if !out.is_empty() {
-            out.push('_');
-        }
-        let mut previous_upper = true;
-        for c in word.chars() {
-            let upper = c.is_ascii_uppercase();
-            if upper && !previous_upper {
-                out.push('_');
-            }
-            previous_upper = upper;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 struct ClientState {
