@@ -88,6 +88,14 @@ pub(crate) fn email_field(body: &Map<String, Value>, key: &str) -> AppResult<Str
     Ok(email)
 }
 
+/// The account mails that carry a token.
+#[derive(Debug, Clone, Copy)]
+enum TokenMail {
+    Verification,
+    PasswordReset,
+    EmailChange,
+}
+
 /// How long a verification or password-reset mail blocks another one to the same record.
 const RESEND_AFTER: Duration = Duration::from_secs(120);
 
@@ -220,13 +228,49 @@ impl App {
         to: &str,
         extra: &[(&str, &str)],
     ) {
-        let message = self.template_message(record, template, to, extra);
+        self.enqueue(self.template_message(record, template, to, extra));
+    }
+
+    fn enqueue(&self, message: Message) {
+        let recipients = message.recipients();
         if self.outbox.enqueue(message).is_err() {
             tracing::error!(
-                recipient = to,
+                %recipients,
                 "the mail outbox is full; an account email was dropped"
             );
         }
+    }
+
+    /// A mail carrying a token of `mail`'s kind for `record`, rendered from the collection's
+    /// template for it and addressed to `to`.
+    fn token_message(
+        &self,
+        collection: &Collection,
+        record: &Row,
+        mail: TokenMail,
+        to: &str,
+        new_email: Option<String>,
+    ) -> AppResult<Message> {
+        let options = collection.auth_options().ok_or_else(AppError::not_found)?;
+        let (kind, config, template) = match mail {
+            TokenMail::Verification => (
+                tokens::VERIFICATION,
+                &options.verification_token,
+                &options.verification_template,
+            ),
+            TokenMail::PasswordReset => (
+                tokens::PASSWORD_RESET,
+                &options.password_reset_token,
+                &options.reset_password_template,
+            ),
+            TokenMail::EmailChange => (
+                tokens::EMAIL_CHANGE,
+                &options.email_change_token,
+                &options.confirm_email_change_template,
+            ),
+        };
+        let token = self.account_token(collection, record, kind, config, new_email)?;
+        Ok(self.template_message(record, template, to, &[("TOKEN", &token)]))
     }
 
     /// A collection email template rendered for `record`, addressed to `to`.
@@ -334,41 +378,17 @@ impl App {
         }
         record.insert("tokenKey".into(), Value::String(system::new_token_key()));
         record.insert("email".into(), Value::String(email.clone()));
-        let token = |kind: &str, config: &TokenConfig, new_email: Option<String>| {
-            self.account_token(&collection, &record, kind, config, new_email)
-        };
+        let token_mail = |mail| self.token_message(&collection, &record, mail, &email, None);
         let message = match template_name {
-            "verification" => {
-                let token = token(tokens::VERIFICATION, &options.verification_token, None)?;
-                self.template_message(
-                    &record,
-                    &options.verification_template,
-                    &email,
-                    &[("TOKEN", &token)],
-                )
-            }
-            "password-reset" => {
-                let token = token(tokens::PASSWORD_RESET, &options.password_reset_token, None)?;
-                self.template_message(
-                    &record,
-                    &options.reset_password_template,
-                    &email,
-                    &[("TOKEN", &token)],
-                )
-            }
-            "email-change" => {
-                let token = token(
-                    tokens::EMAIL_CHANGE,
-                    &options.email_change_token,
-                    Some(email.clone()),
-                )?;
-                self.template_message(
-                    &record,
-                    &options.confirm_email_change_template,
-                    &email,
-                    &[("TOKEN", &token)],
-                )
-            }
+            "verification" => token_mail(TokenMail::Verification)?,
+            "password-reset" => token_mail(TokenMail::PasswordReset)?,
+            "email-change" => self.token_message(
+                &collection,
+                &record,
+                TokenMail::EmailChange,
+                &email,
+                Some(email.clone()),
+            )?,
             "otp" => self.template_message(
                 &record,
                 &options.otp.email_template,
@@ -439,20 +459,13 @@ impl App {
         {
             return Ok(());
         }
-        let options = collection.auth_options().ok_or_else(AppError::not_found)?;
-        let token = self.account_token(
+        self.enqueue(self.token_message(
             &collection,
             &record,
-            tokens::VERIFICATION,
-            &options.verification_token,
-            None,
-        )?;
-        self.send_template(
-            &record,
-            &options.verification_template,
+            TokenMail::Verification,
             &email,
-            &[("TOKEN", &token)],
-        );
+            None,
+        )?);
         Ok(())
     }
 
@@ -502,19 +515,13 @@ impl App {
         if !self.may_send(tokens::PASSWORD_RESET, &collection, &record) {
             return Ok(());
         }
-        let token = self.account_token(
+        self.enqueue(self.token_message(
             &collection,
             &record,
-            tokens::PASSWORD_RESET,
-            &options.password_reset_token,
-            None,
-        )?;
-        self.send_template(
-            &record,
-            &options.reset_password_template,
+            TokenMail::PasswordReset,
             &email,
-            &[("TOKEN", &token)],
-        );
+            None,
+        )?);
         Ok(())
     }
 
@@ -619,20 +626,14 @@ impl App {
                 FieldError::new("validation_invalid_new_email", "Invalid new email address."),
             ));
         }
-        let options = collection.auth_options().ok_or_else(AppError::not_found)?;
-        let token = self.account_token(
+        let message = self.token_message(
             &collection,
             record,
-            tokens::EMAIL_CHANGE,
-            &options.email_change_token,
+            TokenMail::EmailChange,
+            &new_email,
             Some(new_email.clone()),
         )?;
-        self.send_template(
-            record,
-            &options.confirm_email_change_template,
-            &new_email,
-            &[("TOKEN", &token)],
-        );
+        self.enqueue(message);
         Ok(())
     }
 
