@@ -1030,6 +1030,8 @@ async fn a_slowly_sent_request_is_served_by_the_router_path_too() {
     assert!(text.contains("content-type: text/event-stream"), "{text}");
     assert!(text.contains("access-control-allow-origin: *"), "{text}");
     assert!(text.contains("transfer-encoding: chunked"), "{text}");
+    // hyper dates its responses; the dedicated path does not, so this one came via the router
+    assert!(text.contains("\r\ndate: "), "{text}");
 }
 
 /// The dedicated path answers like the router: default headers, CORS, chunked frames, and
@@ -1066,6 +1068,7 @@ async fn the_dedicated_stream_path_speaks_plain_http() {
     ] {
         assert!(head.contains(line), "{line} in {head}");
     }
+    assert!(!head.contains("\r\ndate: "), "served by the dedicated path, not hyper: {head}");
     // one chunk with the PB_CONNECT frame, then the last chunk after the idle timeout
     let (size, rest) = body.split_once("\r\n").unwrap();
     let size = usize::from_str_radix(size, 16).unwrap();
