@@ -13,7 +13,7 @@ use bytes::Bytes;
 use kb_core::file_name::{ThumbSize, has_thumbable_ext, is_safe_file_name};
 use kb_core::{Collection, FieldError, FieldKind, ValidationErrors};
 use kb_files::{FileError, FileInfo, FileStorage};
-use kb_store::{AfterCommit, Change, ChangeKind, ChangeObserver, Reader, RequestInfo, Row};
+use kb_store::{Change, ChangeKind, ChangeObserver, RequestInfo, Row};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
@@ -320,15 +320,6 @@ impl ChangeObserver for FileCleanup {
 
     fn wants(&self, kind: ChangeKind) -> bool {
         kind == ChangeKind::Delete
-    }
-
-    fn prepare_delete(
-        &self,
-        _reader: &mut dyn Reader,
-        _collection: &Collection,
-        _row: &Row,
-    ) -> Option<AfterCommit> {
-        None
     }
 
     fn committed(&self, changes: Vec<Change>) {

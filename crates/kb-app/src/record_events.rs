@@ -48,34 +48,6 @@ impl ChangeObserver for RecordEvents {
             })
     }
 
-    fn prepare_delete(
-        &self,
-        reader: &mut dyn Reader,
-        collection: &Collection,
-        row: &Row,
-    ) -> Option<AfterCommit> {
-        self.prepare(reader, ChangeKind::Delete, collection, row)
-    }
-
-    fn prepare_write(
-        &self,
-        reader: &mut dyn Reader,
-        kind: ChangeKind,
-        collection: &Collection,
-        row: &Row,
-    ) -> Option<AfterCommit> {
-        self.prepare(reader, kind, collection, row)
-    }
-
-    fn committed(&self, changes: Vec<Change>) {
-        for change in changes {
-            // The receiver only goes away with the application.
-            let _ = self.queue.send(change);
-        }
-    }
-}
-
-impl RecordEvents {
     /// The messages of one change, built inside its transaction (so they show the record as
     /// this write left it, checked against the rules as of this write) and sent after the
     /// commit.
@@ -103,6 +75,13 @@ impl RecordEvents {
                 realtime.send(&client, message);
             }
         }))
+    }
+
+    fn committed(&self, changes: Vec<Change>) {
+        for change in changes {
+            // The receiver only goes away with the application.
+            let _ = self.queue.send(change);
+        }
     }
 }
 

@@ -44,7 +44,7 @@ pub struct Change {
 }
 
 /// Who wants to know about committed changes (the realtime hub, file cleanup). Each
-/// observer gets only the changes it watches, with its own prepared delete work.
+/// observer gets only the changes it watches, with the work it prepared for each.
 pub trait ChangeObserver: Send + Sync + 'static {
     /// Whether changes of `collection` matter right now; nothing is recorded otherwise.
     fn watches(&self, collection: &Collection) -> bool;
@@ -52,18 +52,10 @@ pub trait ChangeObserver: Send + Sync + 'static {
     fn wants(&self, _kind: ChangeKind) -> bool {
         true
     }
-    /// Called inside the deleting transaction, while the row still exists, so access
-    /// checks can still see it; the answer runs once the delete has committed.
-    fn prepare_delete(
-        &self,
-        reader: &mut dyn Reader,
-        collection: &Collection,
-        row: &Row,
-    ) -> Option<AfterCommit>;
-    /// Called inside the transaction right after a create or update, so what the observer
-    /// prepares sees the record as this write left it, even if a later write in the same
-    /// or a following transaction changes or deletes it.
-    fn prepare_write(
+    /// Called inside the transaction: right after a create or update, and before a delete
+    /// while the row still exists. What the observer prepares sees the record as this write
+    /// left it, even if a later write changes or deletes it; it runs after the commit.
+    fn prepare(
         &self,
         _reader: &mut dyn Reader,
         _kind: ChangeKind,
@@ -103,8 +95,7 @@ impl<'w> Recording<'w> {
 
     fn record(&mut self, kind: ChangeKind, collection: &Collection, record: &Row) {
         for i in self.interested(kind, collection) {
-            let prepared =
-                self.observers[i].prepare_write(&mut *self.inner, kind, collection, record);
+            let prepared = self.observers[i].prepare(&mut *self.inner, kind, collection, record);
             self.changes[i].push(Change {
                 kind,
                 collection_id: collection.id.clone(),
@@ -229,7 +220,9 @@ impl Writer for Recording<'_> {
         };
         let prepared: Vec<Option<AfterCommit>> = interested
             .iter()
-            .map(|&i| self.observers[i].prepare_delete(&mut *self.inner, collection, &row))
+            .map(|&i| {
+                self.observers[i].prepare(&mut *self.inner, ChangeKind::Delete, collection, &row)
+            })
             .collect();
         let deleted = self.inner.delete(collection, id)?;
         if deleted {

@@ -1068,7 +1068,10 @@ async fn the_dedicated_stream_path_speaks_plain_http() {
     ] {
         assert!(head.contains(line), "{line} in {head}");
     }
-    assert!(!head.contains("\r\ndate: "), "served by the dedicated path, not hyper: {head}");
+    assert!(
+        !head.contains("\r\ndate: "),
+        "served by the dedicated path, not hyper: {head}"
+    );
     // one chunk with the PB_CONNECT frame, then the last chunk after the idle timeout
     let (size, rest) = body.split_once("\r\n").unwrap();
     let size = usize::from_str_radix(size, 16).unwrap();
