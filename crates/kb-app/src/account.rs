@@ -593,21 +593,7 @@ impl App {
         body: &Map<String, Value>,
     ) -> AppResult<()> {
         let collection = self.auth_collection(collection)?;
-        let Requester::Auth {
-            collection: own,
-            record,
-        } = requester
-        else {
-            return Err(AppError::Unauthorized(
-                "The request requires valid record authorization token.".into(),
-            ));
-        };
-        if own.id != collection.id {
-            return Err(AppError::Forbidden(format!(
-                "The request requires auth record from {} collection.",
-                own.name
-            )));
-        }
+        let record = crate::auth::own_record(requester, &collection)?;
         if collection.id == SUPERUSERS_ID {
             return Err(AppError::bad_request(
                 "All superusers can change their emails directly.",

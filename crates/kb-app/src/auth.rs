@@ -72,6 +72,30 @@ pub(crate) fn find_by(
         .next())
 }
 
+/// The requester's own record, which must belong to `collection` (401 for guests, 403 for
+/// records of another collection).
+pub(crate) fn own_record<'a>(
+    requester: &'a Requester,
+    collection: &Collection,
+) -> AppResult<&'a Row> {
+    let Requester::Auth {
+        collection: own,
+        record,
+    } = requester
+    else {
+        return Err(AppError::Unauthorized(
+            "The request requires valid record authorization token.".into(),
+        ));
+    };
+    if own.id != collection.id {
+        return Err(AppError::Forbidden(format!(
+            "The request requires auth record from {} collection.",
+            own.name
+        )));
+    }
+    Ok(record)
+}
+
 fn auth_collection_context() -> AppError {
     AppError::NotFound("Missing or invalid auth collection context.".into())
 }
@@ -401,21 +425,7 @@ impl App {
         token: &str,
     ) -> AppResult<AuthResponse> {
         let collection = self.auth_collection(collection)?;
-        let Requester::Auth {
-            collection: own,
-            record,
-        } = requester
-        else {
-            return Err(AppError::Unauthorized(
-                "The request requires valid record authorization token.".into(),
-            ));
-        };
-        if own.id != collection.id {
-            return Err(AppError::Forbidden(format!(
-                "The request requires auth record from {} collection.",
-                own.name
-            )));
-        }
+        let record = own_record(requester, &collection)?;
         if !self.satisfies(&collection, record, RuleKind::Auth).await? {
             return Err(AppError::Forbidden(
                 "The request doesn't satisfy the collection requirements to authenticate.".into(),
