@@ -464,6 +464,7 @@ impl App {
                 let options = ApplyOptions {
                     is_new,
                     is_superuser: true,
+                    uploaded: &[],
                 };
                 let invalid = |e| AppError::invalid("Failed to save the superuser.", e);
                 record::apply_body(&collection, &mut data, &body, &options).map_err(invalid)?;

@@ -21,6 +21,7 @@ use crate::ratelimit::RateTarget;
 use crate::records::{
     PreparedCreate, PreparedDelete, PreparedUpdate, Presentation, WriteRequest, row_id,
 };
+use crate::uploads::{FileDeletions, Staged, UploadedFile, new_record_id};
 
 /// The body limit of a batch when `settings.batch.maxBodySize` is 0.
 const DEFAULT_MAX_BODY: u64 = 128 << 20;
@@ -268,11 +269,13 @@ impl App {
     }
 
     /// Run a batch in one transaction: every response in request order, or nothing
-    /// written at all.
+    /// written at all. `uploads` are the files of all requests, keyed
+    /// `requests.<index>.<field>`.
     pub async fn batch(
         self: &Arc<Self>,
         sender: BatchSender<'_>,
         requests: Vec<BatchRequest>,
+        uploads: Vec<UploadedFile>,
     ) -> Result<Vec<BatchResponse>, BatchError> {
         let settings = self.settings();
         self.batch_body_limit()?;
@@ -283,24 +286,32 @@ impl App {
         };
         let deadline = Instant::now() + timeout;
         let mut steps = Vec::with_capacity(requests.len());
-        for request in requests {
-            steps.push(self.prepare_step(sender, request).await);
+        let mut stored = FileDeletions::default();
+        let uploads = uploads_by_request(uploads, requests.len());
+        for (request, uploads) in requests.into_iter().zip(uploads) {
+            steps.push(
+                self.prepare_step(sender, request, uploads, &mut stored)
+                    .await,
+            );
             if Instant::now() >= deadline {
+                stored.run(self.files()).await;
                 return Err(timed_out());
             }
         }
         let app = self.clone();
         let requester = sender.requester.clone();
         let client = sender.client.to_owned();
-        self.store
+        let written = self
+            .store
             .write(move |w| {
                 let mut responses = Vec::with_capacity(steps.len());
+                let mut leftovers = FileDeletions::default();
                 for (index, step) in steps.into_iter().enumerate() {
                     if Instant::now() >= deadline {
                         return Err(timed_out());
                     }
                     let response = app
-                        .run_step(w, &requester, &client, step)
+                        .run_step(w, &requester, &client, step, &mut leftovers)
                         .map_err(|error| BatchError::Request { index, error })?;
                     responses.push(response);
                 }
@@ -308,12 +319,21 @@ impl App {
                 if Instant::now() >= deadline {
                     return Err(timed_out());
                 }
-                Ok(responses)
+                Ok((responses, leftovers))
             })
-            .await
+            .await;
+        self.settle_files(written, stored).await
     }
 
-    async fn prepare_step(&self, sender: BatchSender<'_>, request: BatchRequest) -> Step {
+    /// Prepare one inner request; the files uploaded with it are stored now (and noted in
+    /// `stored`, to delete if the batch fails).
+    async fn prepare_step(
+        &self,
+        sender: BatchSender<'_>,
+        mut request: BatchRequest,
+        uploads: Vec<UploadedFile>,
+        stored: &mut FileDeletions,
+    ) -> Step {
         let Some((action, name, query)) = parse_action(&request.method, &request.url) else {
             return Step::Fail(AppError::bad_request(""));
         };
@@ -342,6 +362,21 @@ impl App {
             ),
             fields: query_text(meta, "fields"),
         };
+        // A delete takes no files.
+        let uploads = match action {
+            Action::Delete(_) => Vec::new(),
+            _ => uploads,
+        };
+        let staged = Staged::new(&collection, &mut request.body, uploads);
+        let set = staged.set();
+        let record_id = match &action {
+            Action::Update(id) | Action::Delete(id) => id.clone(),
+            Action::Create | Action::Upsert => new_record_id(&collection, &request.body),
+        };
+        match staged.store(self.files(), &collection, &record_id).await {
+            Ok(files) => stored.extend(files),
+            Err(error) => return Step::Fail(error),
+        }
         match action {
             Action::Create => {
                 let meta = meta_for("POST");
@@ -350,6 +385,7 @@ impl App {
                         let write = WriteRequest::new(requester, &meta, CONTEXT);
                         self.prepare_create(write, collection.clone(), access, request.body, None)
                             .await
+                            .map(|create| create.with_uploads(set, record_id))
                     }
                     Err(error) => Err(error),
                 };
@@ -373,6 +409,7 @@ impl App {
                             None,
                         )
                         .await
+                        .map(|update| update.with_uploads(set))
                     }
                     Err(error) => Err(error),
                 };
@@ -394,7 +431,8 @@ impl App {
                 }
             }
             Action::Upsert => {
-                self.prepare_upsert(sender, collection, request, query)
+                let uploads = Uploads { set, id: record_id };
+                self.prepare_upsert(sender, collection, request, query, uploads)
                     .await
             }
         }
@@ -408,6 +446,7 @@ impl App {
         collection: Arc<Collection>,
         request: BatchRequest,
         query: &str,
+        uploads: Uploads,
     ) -> Step {
         let requester = sender.requester;
         let id = match request.body.get("id") {
@@ -436,6 +475,7 @@ impl App {
                 let body = request.body.clone();
                 self.prepare_create(write, collection.clone(), access, body, Some(work.clone()))
                     .await
+                    .map(|create| create.with_uploads(uploads.set.clone(), uploads.id))
             }
             (Err(error), _) => Err(error),
             (_, Err(error)) => Err(AppError::Internal(error.to_string())),
@@ -453,6 +493,7 @@ impl App {
                     Some(work.clone()),
                 )
                 .await
+                .map(|update| update.with_uploads(uploads.set))
             }
             (Err(error), _) => Err(error),
             (_, Err(error)) => Err(AppError::Internal(error.to_string())),
@@ -500,6 +541,7 @@ impl App {
         requester: &Requester,
         client: &str,
         step: Step,
+        leftovers: &mut FileDeletions,
     ) -> AppResult<BatchResponse> {
         match step {
             Step::Fail(error) => Err(error),
@@ -509,8 +551,10 @@ impl App {
                 answer,
             } => {
                 self.limit_step(requester, client, &collection, "create")?;
-                let data = create?.create_in(w)?;
-                answer.record(w, &row_id(&data))
+                let create = create?;
+                let saved = create.create_in(w)?;
+                leftovers.extend(create.leftovers(&saved));
+                answer.record(w, &row_id(&saved.after))
             }
             Step::Update {
                 collection,
@@ -519,7 +563,8 @@ impl App {
             } => {
                 self.limit_step(requester, client, &collection, "update")?;
                 let update = update?;
-                update.update_in(w)?;
+                let saved = update.update_in(w)?;
+                leftovers.extend(update.leftovers(&saved));
                 answer.record(w, update.id())
             }
             Step::Upsert(upsert) => {
@@ -535,12 +580,16 @@ impl App {
                         .is_some();
                 if exists {
                     self.limit_step(requester, client, &collection.name, "update")?;
-                    update?.update_in(w)?;
+                    let update = update?;
+                    let saved = update.update_in(w)?;
+                    leftovers.extend(update.leftovers(&saved));
                     answer.record(w, &id)
                 } else {
                     self.limit_step(requester, client, &collection.name, "create")?;
-                    let data = create?.create_in(w)?;
-                    answer.record(w, &row_id(&data))
+                    let create = create?;
+                    let saved = create.create_in(w)?;
+                    leftovers.extend(create.leftovers(&saved));
+                    answer.record(w, &row_id(&saved.after))
                 }
             }
             Step::Delete { collection, delete } => {
@@ -553,6 +602,33 @@ impl App {
             }
         }
     }
+}
+
+/// The uploads of an upsert and the id they are stored under (the create side's id when
+/// the body names none).
+struct Uploads {
+    set: crate::uploads::UploadSet,
+    id: String,
+}
+
+/// The uploads of each request, by their `requests.<index>.` key prefix (which is
+/// removed); files for no request are dropped.
+fn uploads_by_request(uploads: Vec<UploadedFile>, count: usize) -> Vec<Vec<UploadedFile>> {
+    let mut out: Vec<Vec<UploadedFile>> = (0..count).map(|_| Vec::new()).collect();
+    for mut upload in uploads {
+        let Some((index, key)) = upload
+            .key
+            .strip_prefix("requests.")
+            .and_then(|rest| rest.split_once('.'))
+        else {
+            continue;
+        };
+        if let Some(list) = index.parse::<usize>().ok().and_then(|i| out.get_mut(i)) {
+            upload.key = key.to_owned();
+            list.push(upload);
+        }
+    }
+    out
 }
 
 fn timed_out() -> BatchError {

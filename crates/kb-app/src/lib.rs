@@ -25,6 +25,7 @@ mod records;
 mod settings;
 pub mod system;
 mod tokens;
+mod uploads;
 
 pub use app::{App, RequestMeta, Requester};
 pub use auth::AuthResponse;
@@ -38,3 +39,4 @@ pub use oauth2::{OAuth2Login, oauth2_catalogue};
 pub use ratelimit::RateTarget;
 pub use realtime::{Broadcaster, Limits as RealtimeLimits, Message, Realtime};
 pub use records::{ListParams, MAX_PER_PAGE, Page};
+pub use uploads::{RecordBody, UploadedFile};

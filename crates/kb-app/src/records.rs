@@ -15,6 +15,7 @@ use crate::app::{Access, App, RequestMeta, Requester, RuleKind, request_info};
 use crate::auth_records::{self, PasswordWork};
 use crate::error::{AppError, AppResult};
 use crate::expand::{ExpandNode, present_rows};
+use crate::uploads::{FileDeletions, RecordBody, Staged, UploadSet, new_record_id};
 
 /// Largest page.
 pub const MAX_PER_PAGE: u64 = 1000;
@@ -380,6 +381,8 @@ impl App {
             access,
             body,
             work,
+            uploads: UploadSet::default(),
+            id: None,
             schema: self.schema(),
             requester: request.requester.clone(),
             meta: request.meta.clone(),
@@ -410,6 +413,7 @@ impl App {
             id: id.to_owned(),
             body,
             work,
+            uploads: UploadSet::default(),
             schema: self.schema(),
             requester: request.requester.clone(),
             meta: request.meta.clone(),
@@ -434,26 +438,57 @@ impl App {
         }
     }
 
+    /// Create a record from `body` and the files uploaded with it.
     pub async fn create_record(
         &self,
         requester: &Requester,
         meta: &RequestMeta,
         collection: &str,
-        body: Map<String, Value>,
+        body: RecordBody,
         expand: &str,
     ) -> AppResult<Value> {
         let (collection, access) = self.writable(requester, collection, RuleKind::Create)?;
+        let RecordBody {
+            values: mut body,
+            files,
+        } = body;
+        let staged = Staged::new(&collection, &mut body, files);
+        let id = new_record_id(&collection, &body);
         let request = WriteRequest::new(requester, meta, "default");
         let presentation = self.presentation(requester, meta, collection.clone(), expand);
         let create = self
-            .prepare_create(request, collection, access, body, None)
-            .await?;
-        self.store
+            .prepare_create(request, collection.clone(), access, body, None)
+            .await?
+            .with_uploads(staged.set(), id.clone());
+        let stored = staged.store(self.files(), &collection, &id).await?;
+        let written = self
+            .store
             .write(move |w| {
-                let data = create.create_in(w)?;
-                presentation.present_in(w, &row_id(&data))
+                let saved = create.create_in(w)?;
+                let id = row_id(&saved.after);
+                Ok((presentation.present_in(w, &id)?, create.leftovers(&saved)))
             })
-            .await
+            .await;
+        self.settle_files(written, stored).await
+    }
+
+    /// After a write that stored uploads: on success delete what it left over, on failure
+    /// the uploads it stored.
+    pub(crate) async fn settle_files<T, E>(
+        &self,
+        written: Result<(T, FileDeletions), E>,
+        stored: FileDeletions,
+    ) -> Result<T, E> {
+        match written {
+            Ok((value, leftovers)) => {
+                leftovers.run(self.files()).await;
+                Ok(value)
+            }
+            Err(error) => {
+                stored.run(self.files()).await;
+                Err(error)
+            }
+        }
     }
 
     /// Validate and insert a record under the create rule (evaluated with `context` as
@@ -478,35 +513,48 @@ impl App {
             .await?;
         self.store
             .write(move |w| {
-                let data = create.create_in(w)?;
-                then(w, &data)?;
-                Ok::<_, AppError>(row_id(&data))
+                let saved = create.create_in(w)?;
+                then(w, &saved.after)?;
+                Ok::<_, AppError>(row_id(&saved.after))
             })
             .await
             .map(|id| (collection, id))
     }
 
+    /// Update record `id` from `body` and the files uploaded with it.
     pub async fn update_record(
         &self,
         requester: &Requester,
         meta: &RequestMeta,
         collection: &str,
         id: &str,
-        body: Map<String, Value>,
+        body: RecordBody,
         expand: &str,
     ) -> AppResult<Value> {
         let (collection, access) = self.writable(requester, collection, RuleKind::Update)?;
+        let RecordBody {
+            values: mut body,
+            files,
+        } = body;
+        let staged = Staged::new(&collection, &mut body, files);
         let request = WriteRequest::new(requester, meta, "default");
         let presentation = self.presentation(requester, meta, collection.clone(), expand);
         let update = self
-            .prepare_update(request, collection, access, id, body, None)
-            .await?;
-        self.store
+            .prepare_update(request, collection.clone(), access, id, body, None)
+            .await?
+            .with_uploads(staged.set());
+        let stored = staged.store(self.files(), &collection, id).await?;
+        let written = self
+            .store
             .write(move |w| {
-                update.update_in(w)?;
-                presentation.present_in(w, &update.id)
+                let saved = update.update_in(w)?;
+                Ok((
+                    presentation.present_in(w, &update.id)?,
+                    update.leftovers(&saved),
+                ))
             })
-            .await
+            .await;
+        self.settle_files(written, stored).await
     }
 
     pub async fn delete_record(
@@ -586,16 +634,33 @@ pub(crate) struct PreparedCreate {
     access: Access,
     body: Map<String, Value>,
     work: Arc<PasswordWork>,
+    uploads: UploadSet,
+    /// The id to give the record when the body names none (its uploads are stored
+    /// under it).
+    id: Option<String>,
     schema: Arc<Schema>,
     requester: Requester,
     meta: RequestMeta,
     context: &'static str,
 }
 
+/// A record as a write job left it, and as it was before (`None` when created).
+pub(crate) struct Saved {
+    pub before: Option<Row>,
+    pub after: Row,
+}
+
 impl PreparedCreate {
+    /// The files uploaded with this create, and the record id they are stored under.
+    pub(crate) fn with_uploads(mut self, uploads: UploadSet, id: String) -> Self {
+        self.uploads = uploads;
+        self.id = Some(id);
+        self
+    }
+
     /// Validate and insert the record, then check the create rule against it (the rule may
     /// read the new record's values); answers the stored row.
-    pub(crate) fn create_in(&self, w: &mut dyn Writer) -> AppResult<Row> {
+    pub(crate) fn create_in(&self, w: &mut dyn Writer) -> AppResult<Saved> {
         let target = &self.collection;
         let body = &self.body;
         let superuser = self.requester.is_superuser();
@@ -603,17 +668,26 @@ impl PreparedCreate {
         let options = ApplyOptions {
             is_new: true,
             is_superuser: superuser,
+            uploaded: self.uploads.names(),
         };
         let errors = record::apply_body(target, &mut data, body, &options)
             .err()
             .unwrap_or_default();
+        if let Some(id) = &self.id
+            && data
+                .get("id")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            data.insert("id".into(), Value::String(id.clone()));
+        }
         record::fill_autogenerated(target, &mut data);
         let id = ensure_id(&mut data);
         touch_autodates(target, &mut data, true);
         force_system_values(target, &mut data);
         let first = auth_records::enforce(target, body, &mut data, None, superuser, &self.work);
         first.into_result().map_err(failed_create)?;
-        check_record(target, &data, errors).map_err(failed_create)?;
+        check_record(target, &data, errors, &self.uploads).map_err(failed_create)?;
         check_relations(w, &self.schema, target, &data)
             .map_err(|e| with_message(e, "Failed to create record."))?;
         self.work.apply_hashes(&mut data);
@@ -626,7 +700,17 @@ impl PreparedCreate {
                 return Err(AppError::bad_request("Failed to create record."));
             }
         }
-        Ok(data)
+        Ok(Saved {
+            before: None,
+            after: data,
+        })
+    }
+
+    /// What to delete once the create has committed: uploads the record did not keep.
+    pub(crate) fn leftovers(&self, saved: &Saved) -> FileDeletions {
+        let id = row_id(&saved.after);
+        self.uploads
+            .leftovers(&self.collection, &id, None, &saved.after)
     }
 }
 
@@ -638,6 +722,7 @@ pub(crate) struct PreparedUpdate {
     id: String,
     body: Map<String, Value>,
     work: Arc<PasswordWork>,
+    uploads: UploadSet,
     schema: Arc<Schema>,
     requester: Requester,
     meta: RequestMeta,
@@ -649,9 +734,26 @@ impl PreparedUpdate {
         &self.id
     }
 
+    /// The files uploaded with this update.
+    pub(crate) fn with_uploads(mut self, uploads: UploadSet) -> Self {
+        self.uploads = uploads;
+        self
+    }
+
+    /// What to delete once the update has committed: files the record let go of and
+    /// uploads it did not keep.
+    pub(crate) fn leftovers(&self, saved: &Saved) -> FileDeletions {
+        self.uploads.leftovers(
+            &self.collection,
+            &self.id,
+            saved.before.as_ref(),
+            &saved.after,
+        )
+    }
+
     /// Check the update rule against the stored record and the submitted body, validate
     /// and save.
-    pub(crate) fn update_in(&self, w: &mut dyn Writer) -> AppResult<()> {
+    pub(crate) fn update_in(&self, w: &mut dyn Writer) -> AppResult<Saved> {
         let target = &self.collection;
         let body = &self.body;
         let record_id = &self.id;
@@ -660,6 +762,7 @@ impl PreparedUpdate {
         let options = ApplyOptions {
             is_new: false,
             is_superuser: superuser,
+            uploaded: self.uploads.names(),
         };
         let plans = conditions(&self.access, None);
         // The rule sees the stored record and the submitted body (modifiers applied).
@@ -704,13 +807,16 @@ impl PreparedUpdate {
             &self.work,
         );
         first.into_result().map_err(failed_update)?;
-        check_record(target, &data, errors).map_err(failed_update)?;
+        check_record(target, &data, errors, &self.uploads).map_err(failed_update)?;
         check_relations(w, &self.schema, target, &data)
             .map_err(|e| with_message(e, "Failed to update record."))?;
         self.work.apply_hashes(&mut data);
         w.update(target, record_id, &data)
             .map_err(|e| unique_error(e, "Failed to update record."))?;
-        Ok(())
+        Ok(Saved {
+            before: Some(original),
+            after: data,
+        })
     }
 }
 
@@ -802,16 +908,18 @@ fn force_system_values(collection: &Collection, data: &mut Row) {
     }
 }
 
-/// Errors of applying the body and of validating the result, reported together (the
-/// first error of a field wins), as PocketBase reports them.
+/// Errors of applying the body, of validating the result and of its uploads, reported
+/// together (the first error of a field wins), as PocketBase reports them.
 fn check_record(
     collection: &Collection,
     data: &Row,
     mut errors: ValidationErrors,
+    uploads: &UploadSet,
 ) -> Result<(), ValidationErrors> {
     if let Err(invalid) = record::validate_record(collection, data) {
         errors.merge(invalid);
     }
+    errors.merge(uploads.validate(collection, data));
     errors.into_result()
 }
 

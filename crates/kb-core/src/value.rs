@@ -42,6 +42,8 @@ use crate::field::{
 pub const DEFAULT_TEXT_MAX: u64 = 5000;
 /// Editor `maxSize` (bytes) used when the option is 0.
 pub const DEFAULT_EDITOR_MAX_SIZE: u64 = 5 << 20;
+/// File `maxSize` (bytes per file) used when the option is 0.
+pub const DEFAULT_FILE_MAX_SIZE: u64 = 5 << 20;
 /// JSON `maxSize` (bytes) used when the option is 0.
 pub const DEFAULT_JSON_MAX_SIZE: u64 = 1 << 20;
 /// Password `max` (characters) used when the option is 0; PocketBase also refuses a larger one.

@@ -92,6 +92,29 @@ pub fn detect_extension(head: &[u8]) -> Option<&'static str> {
     (!head.is_empty() && looks_like_text(head)).then_some("txt")
 }
 
+/// The content type an upload's bytes show, whatever its name claims: what a file field's
+/// `mimeTypes` are checked against. Binary formats by signature; text as HTML, XML, SVG,
+/// JSON or plain text.
+pub fn sniff_mime(head: &[u8]) -> &'static str {
+    let is_text = looks_like_text(head);
+    let mentions_svg = || is_text && head.windows(4).any(|w| w.eq_ignore_ascii_case(b"<svg"));
+    match infer::get(head).map(|kind| kind.mime_type()) {
+        Some("text/xml" | "application/xml") if mentions_svg() => "image/svg+xml",
+        Some(mime) => mime,
+        None if !is_text => "application/octet-stream",
+        None if mentions_svg() => "image/svg+xml",
+        None if looks_like_json(head) => "application/json",
+        None => "text/plain",
+    }
+}
+
+/// A whole JSON object or array (a file longer than the sniffed head is not judged JSON).
+fn looks_like_json(head: &[u8]) -> bool {
+    let trimmed = head.trim_ascii_start();
+    matches!(trimmed.first(), Some(b'{' | b'['))
+        && serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok()
+}
+
 fn extension(name: &str) -> String {
     name.rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())
@@ -162,6 +185,22 @@ mod tests {
         ] {
             assert!(!is_inline(unsafe_type), "{unsafe_type}");
         }
+    }
+
+    #[test]
+    fn mime_types_from_content_alone() {
+        assert_eq!(sniff_mime(PNG), "image/png");
+        assert_eq!(sniff_mime(b"hello"), "text/plain");
+        assert_eq!(sniff_mime(b""), "text/plain");
+        assert_eq!(sniff_mime(b" {\"a\": [1]}"), "application/json");
+        assert_eq!(sniff_mime(b"{\"a\": "), "text/plain");
+        assert_eq!(sniff_mime(b"<html><body>x</body></html>"), "text/html");
+        assert_eq!(
+            sniff_mime(b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+            "image/svg+xml"
+        );
+        assert_eq!(sniff_mime(b"<svg></svg>"), "image/svg+xml");
+        assert_eq!(sniff_mime(&[0, 1, 2, 0xff]), "application/octet-stream");
     }
 
     #[test]

@@ -32,8 +32,9 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use parking_lot::Mutex;
+use tempfile::TempPath;
 
-pub use content::{SNIFF_BYTES, content_type, detect_extension, is_inline};
+pub use content::{SNIFF_BYTES, content_type, detect_extension, is_inline, sniff_mime};
 
 /// Size of each part sent to storage while streaming (S3's minimum part size is 5 MiB).
 const CHUNK_BYTES: usize = 5 << 20;
@@ -214,6 +215,35 @@ impl FileStorage {
         self.put(key, stream).await
     }
 
+    /// Where uploads wait on disk until they are stored: inside the local root, so that
+    /// storing one on local disk is a rename, never a copy.
+    pub fn staging_dir(&self) -> PathBuf {
+        self.local_root.join(".staging")
+    }
+
+    /// Store an upload waiting at `staged` under `key`: moved into place on local disk,
+    /// streamed to S3 (the staged file is removed either way).
+    pub async fn store_upload(&self, key: &str, staged: TempPath) -> Result<(), FileError> {
+        let path = key_path(key)?;
+        if self.current.load().s3.is_some() {
+            self.put_file(key, &staged).await?;
+            return Ok(());
+        }
+        let target = self.local_root.join(path.as_ref());
+        let moved = tokio::task::spawn_blocking(move || {
+            match target.parent().map_or(Ok(()), std::fs::create_dir_all) {
+                Ok(()) => staged.persist(&target).map_err(|e| e.path),
+                Err(_) => Err(staged),
+            }
+        });
+        match moved.await {
+            Ok(Ok(())) => Ok(()),
+            // Not movable (e.g. the staging dir is on another filesystem): copy instead.
+            Ok(Err(staged)) => self.put_file(key, &staged).await.map(drop),
+            Err(error) => Err(FileError::Storage(error.to_string())),
+        }
+    }
+
     /// Size, modification time and entity tag of `key`.
     pub async fn head(&self, key: &str) -> Result<FileInfo, FileError> {
         let path = key_path(key)?;
@@ -389,6 +419,11 @@ pub fn file_key(collection_id: &str, record_id: &str, filename: &str) -> String 
 /// The storage key of a thumbnail (`size` as written, e.g. `100x100t`).
 pub fn thumb_key(collection_id: &str, record_id: &str, filename: &str, size: &str) -> String {
     format!("{collection_id}/{record_id}/thumbs_{filename}/{size}_{filename}")
+}
+
+/// The directory of one file's thumbnails.
+pub fn thumbs_prefix(collection_id: &str, record_id: &str, filename: &str) -> String {
+    format!("{collection_id}/{record_id}/thumbs_{filename}")
 }
 
 /// The directory of a record's files.

@@ -1,9 +1,7 @@
 //! `POST /api/batch`: the body read under the batch's own limit (JSON, or multipart with
 //! `@jsonPayload` as the SDK sends it), the inner requests handed to `App::batch`, and the
 //! answer in PocketBase's shape.
-//!
-//! File parts (`requests.N.field`) are read past for now, as single record writes read past
-//! them until uploads are stored.
+//! File parts (`requests.N.field`) are staged on disk like a single write's uploads.
 
 use std::sync::Arc;
 
@@ -14,9 +12,9 @@ use kb_app::{App, BatchError, BatchRequest, BatchSender};
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::request::{Auth, BodyError, ClientIp, JsonBody, Params, strict_json};
+use crate::request::{Auth, BodyError, ClientIp, Params, read_body};
 use crate::response::json_ok;
-use crate::upload::{FileParts, read_multipart};
+use crate::upload::{FileParts, Multipart};
 
 const READ_ERROR: &str = "Failed to read the submitted batch data.";
 
@@ -29,15 +27,17 @@ pub async fn batch(
 ) -> ApiResult<Response> {
     // Refused before a byte of the body is read, as PocketBase refuses it.
     let limit = app.batch_body_limit()?;
-    let body = JsonBody(read_body(request, limit).await).object(READ_ERROR)?;
-    let requests = parse_requests(&body).ok_or_else(|| ApiError::bad_request(READ_ERROR))?;
+    let body = read_batch_body(&app, request, limit)
+        .await
+        .map_err(|e| e.into_api(READ_ERROR))?;
+    let requests = parse_requests(&body.values).ok_or_else(|| ApiError::bad_request(READ_ERROR))?;
     let client = client.to_string();
     let sender = BatchSender {
         requester: &requester,
         meta: &params.meta,
         client: &client,
     };
-    match app.batch(sender, requests).await {
+    match app.batch(sender, requests, body.files).await {
         Ok(responses) => {
             let items = responses
                 .into_iter()
@@ -70,39 +70,23 @@ fn request_failed(index: usize, error: kb_app::AppError) -> ApiError {
     }
 }
 
-/// The body as one JSON object, at most `limit` bytes. Multipart bodies stream through the
-/// multipart reader, so an oversized one is refused without being held in memory.
-async fn read_body(request: Request, limit: u64) -> Result<Map<String, Value>, BodyError> {
-    let (parts, body) = request.into_parts();
-    let raw_type = parts
-        .headers
+/// The batch body, at most `limit` bytes: JSON, or multipart with its files staged.
+async fn read_batch_body(app: &App, request: Request, limit: u64) -> Result<Multipart, BodyError> {
+    let url_encoded = request
+        .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let kind = raw_type.to_ascii_lowercase();
-    if kind.starts_with("multipart/form-data") {
-        let boundary = multer::parse_boundary(raw_type).map_err(|_| BodyError::Malformed)?;
-        let multipart =
-            read_multipart(body.into_data_stream(), &boundary, FileParts::Skip, limit).await?;
-        return Ok(multipart.values);
-    }
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| BodyError::TooLarge)?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    if kind.is_empty() || kind.starts_with("application/json") || kind.contains("+json") {
-        match strict_json(&bytes) {
-            Ok(Value::Object(map)) => Ok(map),
-            Ok(Value::Null) => Ok(Map::new()),
-            _ => Err(BodyError::Malformed),
-        }
-    } else {
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    let staging = app.files().staging_dir();
+    match read_body(request, FileParts::Store(&staging), limit).await {
         // PocketBase binds a batch from JSON or multipart only; anything else cannot
         // carry the list of requests.
-        Err(BodyError::Malformed)
+        Ok(_) if url_encoded => Err(BodyError::Malformed),
+        Err(BodyError::UnsupportedType) => Err(BodyError::Malformed),
+        other => other,
     }
 }
 

@@ -3,14 +3,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kb_app::{App, OAuth2Login, Page, require_superuser};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::request::{Auth, JsonBody, Origin, Params};
+use crate::request::{Auth, JsonBody, Origin, Params, record_body};
 use crate::response::{json_ok, no_content};
 
 type AppState = State<Arc<App>>;
@@ -91,9 +91,9 @@ pub async fn create_record(
     Auth(requester): Auth,
     Path(collection): Path<String>,
     params: Params,
-    body: JsonBody,
+    request: Request,
 ) -> ApiResult<Response> {
-    let body = body.object(RECORD_BODY_ERROR)?;
+    let body = record_body(&app, &collection, request, RECORD_BODY_ERROR).await?;
     let record = app
         .create_record(
             &requester,
@@ -111,9 +111,9 @@ pub async fn update_record(
     Auth(requester): Auth,
     Path((collection, id)): Path<(String, String)>,
     params: Params,
-    body: JsonBody,
+    request: Request,
 ) -> ApiResult<Response> {
-    let body = body.object(RECORD_BODY_ERROR)?;
+    let body = record_body(&app, &collection, request, RECORD_BODY_ERROR).await?;
     let record = app
         .update_record(
             &requester,

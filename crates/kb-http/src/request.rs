@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -13,7 +12,7 @@ use kb_app::{App, LoginOrigin, RequestMeta, Requester};
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::upload::{FileParts, read_multipart};
+use crate::upload::{FileParts, Multipart, read_multipart};
 
 /// Largest request body accepted (PocketBase's default).
 pub const MAX_BODY_BYTES: usize = 32 << 20;
@@ -206,10 +205,10 @@ pub enum BodyError {
 /// A request body as one JSON object (empty when there is none).
 pub struct JsonBody(pub Result<Map<String, Value>, BodyError>);
 
-impl JsonBody {
-    /// The object, or the API error for a bad body with this endpoint's message.
-    pub fn object(self, malformed_message: &str) -> ApiResult<Map<String, Value>> {
-        self.0.map_err(|e| match e {
+impl BodyError {
+    /// The API error, with this endpoint's message for a malformed body.
+    pub fn into_api(self, malformed_message: &str) -> ApiError {
+        match self {
             BodyError::Malformed => ApiError::bad_request(malformed_message),
             BodyError::UnsupportedType => ApiError::bad_request("Unsupported Content-Type."),
             BodyError::TooLarge => {
@@ -219,7 +218,14 @@ impl JsonBody {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong while processing your request.",
             ),
-        })
+        }
+    }
+}
+
+impl JsonBody {
+    /// The object, or the API error for a bad body with this endpoint's message.
+    pub fn object(self, malformed_message: &str) -> ApiResult<Map<String, Value>> {
+        self.0.map_err(|e| e.into_api(malformed_message))
     }
 }
 
@@ -272,57 +278,76 @@ fn content_type(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
-async fn parse_multipart(
-    content_type: &str,
-    bytes: Bytes,
-) -> Result<Map<String, Value>, BodyError> {
-    let boundary = multer::parse_boundary(content_type).map_err(|_| BodyError::Malformed)?;
-    let stream =
-        futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(bytes) });
-    // Endpoints that read their body this way take no files.
-    let body = read_multipart(stream, &boundary, FileParts::Skip, MAX_BODY_BYTES as u64).await?;
-    Ok(body.values)
+/// Read a body of at most `limit` bytes as values (JSON, url-encoded form or multipart)
+/// and, for multipart, files handled as `files` says. Multipart streams through, so an
+/// upload is never held in memory.
+pub(crate) async fn read_body(
+    request: Request,
+    files: FileParts<'_>,
+    limit: u64,
+) -> Result<Multipart, BodyError> {
+    let (parts, body) = request.into_parts();
+    let kind = content_type(&parts.headers);
+    if kind.starts_with("multipart/form-data") {
+        // The boundary is case-sensitive: take it from the header as sent.
+        let raw = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let boundary = multer::parse_boundary(raw).map_err(|_| BodyError::Malformed)?;
+        return read_multipart(body.into_data_stream(), &boundary, files, limit).await;
+    }
+    let bytes = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
+        .await
+        .map_err(|_| BodyError::TooLarge)?;
+    let mut values = Map::new();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Multipart::default());
+    }
+    if kind.starts_with("application/x-www-form-urlencoded") {
+        for (key, value) in form_urlencoded::parse(&bytes) {
+            push_form_value(&mut values, key.into_owned(), infer_form_value(&value));
+        }
+    } else if kind.is_empty() || kind.starts_with("application/json") || kind.contains("+json") {
+        match strict_json(&bytes) {
+            Ok(Value::Object(map)) => values = map,
+            Ok(Value::Null) => {}
+            _ => return Err(BodyError::Malformed),
+        }
+    } else {
+        return Err(BodyError::UnsupportedType);
+    }
+    Ok(Multipart {
+        values,
+        files: Vec::new(),
+    })
 }
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let (parts, body) = request.into_parts();
-        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-            Ok(bytes) => bytes,
-            Err(_) => return Ok(JsonBody(Err(BodyError::TooLarge))),
-        };
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(JsonBody(Ok(Map::new())));
-        }
-        let kind = content_type(&parts.headers);
-        let parsed = if kind.starts_with("multipart/form-data") {
-            // The boundary is case-sensitive: take it from the header as sent.
-            let raw = parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            parse_multipart(raw, bytes).await
-        } else if kind.starts_with("application/x-www-form-urlencoded") {
-            let mut map = Map::new();
-            for (key, value) in form_urlencoded::parse(&bytes) {
-                push_form_value(&mut map, key.into_owned(), infer_form_value(&value));
-            }
-            Ok(map)
-        } else if kind.is_empty() || kind.starts_with("application/json") || kind.contains("+json")
-        {
-            match strict_json(&bytes) {
-                Ok(Value::Object(map)) => Ok(map),
-                Ok(Value::Null) => Ok(Map::new()),
-                _ => Err(BodyError::Malformed),
-            }
-        } else {
-            Err(BodyError::UnsupportedType)
-        };
-        Ok(JsonBody(parsed))
+        // Endpoints that read their body this way take no files.
+        let body = read_body(request, FileParts::Skip, MAX_BODY_BYTES as u64).await;
+        Ok(JsonBody(body.map(|b| b.values)))
     }
+}
+
+/// The body of a record create or update: its values and the files uploaded with it,
+/// staged on disk. The limit grows with what the collection's file fields may hold.
+pub async fn record_body(
+    app: &App,
+    collection: &str,
+    request: Request,
+    malformed_message: &str,
+) -> ApiResult<kb_app::RecordBody> {
+    let limit = MAX_BODY_BYTES as u64 + app.upload_capacity(collection);
+    let staging = app.files().staging_dir();
+    let Multipart { values, files } = read_body(request, FileParts::Store(&staging), limit)
+        .await
+        .map_err(|e| e.into_api(malformed_message))?;
+    Ok(kb_app::RecordBody { values, files })
 }
 
 /// Parse JSON rejecting duplicate object keys (which a lenient parser would silently
@@ -427,14 +452,16 @@ mod tests {
             format!("--{boundary}--\r\n"),
         ]
         .concat();
-        let map = parse_multipart(
-            &format!("multipart/form-data; boundary={boundary}"),
-            Bytes::from(body),
-        )
-        .await
-        .unwrap();
+        let request = Request::builder()
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        let parsed = read_body(request, FileParts::Skip, 1 << 20).await.unwrap();
         assert_eq!(
-            Value::Object(map),
+            Value::Object(parsed.values),
             json!({"title": "Hello", "views": 12, "tags": ["a", "b"], "meta": {"k": [1, 2]}})
         );
     }

@@ -7,30 +7,13 @@ use std::path::{Path, PathBuf};
 
 use axum::body::Bytes;
 use futures_util::Stream;
+use kb_app::UploadedFile;
+use kb_files::SNIFF_BYTES;
 use serde_json::{Map, Value};
 use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
 use crate::request::{BodyError, infer_form_value, push_form_value};
-
-/// How many leading bytes of each file are kept in memory, for content sniffing.
-pub const SNIFF_BYTES: usize = 8 * 1024;
-
-/// One uploaded file, on disk until the application keeps or drops it.
-#[derive(Debug)]
-pub struct UploadedFile {
-    /// The multipart field it came in (`avatar`, `images+`, `requests.0.avatar`…).
-    pub field: String,
-    /// The name the client gave it.
-    pub original_name: String,
-    /// The content type the client declared (untrusted).
-    pub declared_type: String,
-    pub size: u64,
-    /// The first bytes, for content sniffing.
-    pub head: Vec<u8>,
-    /// The temporary file; deleted on drop unless persisted.
-    pub path: TempPath,
-}
 
 /// A multipart body: the values (with `@jsonPayload` objects merged in) and the files.
 #[derive(Debug, Default)]
@@ -80,10 +63,6 @@ where
         let FileParts::Store(temp_dir) = files else {
             continue;
         };
-        let declared_type = part
-            .content_type()
-            .map(ToString::to_string)
-            .unwrap_or_default();
         let path = temp_file(temp_dir).await?;
         let mut file = tokio::fs::File::create(&path)
             .await
@@ -101,9 +80,8 @@ where
         }
         file.flush().await.map_err(|_| BodyError::Storage)?;
         body.files.push(UploadedFile {
-            field: name,
+            key: name,
             original_name,
-            declared_type,
             size,
             head,
             path,
@@ -196,12 +174,8 @@ mod tests {
         assert_eq!(parsed.files.len(), 1);
         let file = &parsed.files[0];
         assert_eq!(
-            (
-                file.field.as_str(),
-                file.original_name.as_str(),
-                file.declared_type.as_str()
-            ),
-            ("images+", "a b.png", "image/png")
+            (file.key.as_str(), file.original_name.as_str()),
+            ("images+", "a b.png")
         );
         assert_eq!(file.size, 20_000);
         assert_eq!(file.head, content[..SNIFF_BYTES]);

@@ -406,7 +406,7 @@ async fn multipart_batches_carry_the_requests_in_json_payload() {
     ]});
     let form = reqwest::multipart::Form::new()
         .text("@jsonPayload", payload.to_string())
-        // Files are read past until uploads are stored.
+        // A file for a field the collection does not have is ignored.
         .part(
             "requests.0.attachment",
             reqwest::multipart::Part::bytes(b"data".to_vec()).file_name("a.txt"),

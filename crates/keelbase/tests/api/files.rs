@@ -1,7 +1,7 @@
 //! File downloads (`/api/files/…`), file tokens and the S3 settings test, against what
-//! PocketBase 0.40.6 answers. Uploads are not wired yet: files are put into storage through
-//! `App::files()` and the record's file fields are set to their names in the database (the
-//! records API, like PocketBase, refuses names of files it did not receive).
+//! PocketBase 0.40.6 answers. Files with fixed names are put into storage through
+//! `App::files()` and the record's file fields set to those names in the database, so each
+//! test knows its names (uploads, which get random names, are tested in `uploads`).
 
 use std::io::Cursor;
 use std::time::Duration;
@@ -576,7 +576,7 @@ async fn testing_the_s3_settings() {
 }
 
 /// An S3-compatible server (s3s-fs over `root`) on a free port; returns its endpoint.
-async fn start_s3(root: &std::path::Path, bucket: &str) -> String {
+pub(crate) async fn start_s3(root: &std::path::Path, bucket: &str) -> String {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::server::conn::auto::Builder;
     std::fs::create_dir_all(root.join(bucket)).unwrap();

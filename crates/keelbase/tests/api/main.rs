@@ -23,5 +23,6 @@ mod records;
 mod relations;
 mod rules;
 mod settings;
+mod uploads;
 mod users;
 mod validation;

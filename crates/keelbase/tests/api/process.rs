@@ -49,6 +49,16 @@ pub fn run_ok(args: &[&str], dir: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A memory figure of a process from `/proc/PID/status` (`VmRSS`, `VmHWM`…), in KiB.
+pub fn memory_kib(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{key} in /proc/{pid}/status"))
+}
+
 /// A running `keelbase serve`. Killed (SIGKILL) on drop if still running.
 pub struct ServeProcess {
     child: Option<Child>,

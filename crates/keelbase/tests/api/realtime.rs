@@ -946,16 +946,6 @@ async fn record_topics_use_the_view_rule_and_subscription_options() {
     );
 }
 
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
 /// The real binary holds 10,000 idle SSE streams, each of which got its PB_CONNECT, with
 /// less than 100 MB more memory than before they connected (about 37 MB measured: streams
 /// bypass hyper's per-connection buffers, see kb-http's `serve`).
@@ -967,7 +957,7 @@ async fn ten_thousand_idle_streams_fit_in_100_mb() {
     let server = crate::process::ServeProcess::start(dir.path());
     let addr = server.addr();
     assert_eq!(server.health(), 200);
-    let before = rss_kib(server.pid());
+    let before = crate::process::memory_kib(server.pid(), "VmRSS");
 
     let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(200));
     let mut tasks = Vec::with_capacity(STREAMS);
@@ -995,7 +985,7 @@ async fn ten_thousand_idle_streams_fit_in_100_mb() {
     for task in tasks {
         streams.push(task.await.expect("a stream"));
     }
-    let after = rss_kib(server.pid());
+    let after = crate::process::memory_kib(server.pid(), "VmRSS");
     let growth_mib = after.saturating_sub(before) / 1024;
     eprintln!("{STREAMS} idle streams: RSS {before} KiB -> {after} KiB (+{growth_mib} MiB)");
     assert!(growth_mib < 100, "memory grew by {growth_mib} MiB");
