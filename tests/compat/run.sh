@@ -7,9 +7,8 @@
 #   run.sh URL          run the suite against an already running server (e.g. http://127.0.0.1:8090)
 #
 # Any further arguments go to `node --test`, e.g. `run.sh pocketbase --test-name-pattern=expand`.
-# test/ is the core suite and auth/ the auth suite (collections, emails, OTP/MFA, OAuth2, rules,
-# rate limits); both run everywhere. files/ (uploads, thumbs, protected files) runs against
-# PocketBase always and against other servers with COMPAT_FILES=1, until Keelbase has uploads.
+# test/ is the core suite, auth/ the auth suite (collections, emails, OTP/MFA, OAuth2, rules,
+# rate limits) and files/ the files suite (uploads, thumbs, protected files); all run everywhere.
 # Environment: KB_SU_EMAIL / KB_SU_PASSWORD (default admin@example.com / adminpass123456),
 # PB_REFERENCE (default /work/shared/tools/pocketbase-reference, else <repo>/../shared/tools/...),
 # KEELBASE_BIN. Exit code = the suite's result (2 when the server could not be started).
@@ -19,7 +18,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 target=${1:-}
 if [ -z "$target" ]; then
-  sed -n '2,13p' "$0" >&2
+  sed -n '2,12p' "$0" >&2
   exit 2
 fi
 shift
@@ -63,12 +62,7 @@ run_suite() {
   log "running the suite against $KB_URL"
   cd "$here"
   local rc=0
-  # files/ is the suite of work in progress: always against PocketBase, against other
-  # servers only when asked (COMPAT_FILES=1).
-  local files=(test/*.test.js auth/*.test.js)
-  if [ "$target" = pocketbase ] || [ "${COMPAT_FILES:-0}" = 1 ]; then
-    files+=(files/*.test.js)
-  fi
+  local files=(test/*.test.js auth/*.test.js files/*.test.js)
   node --test --test-concurrency=1 --test-reporter=spec ${extra_args[@]+"${extra_args[@]}"} "${files[@]}" || rc=$?
   return $rc
 }
@@ -133,7 +127,7 @@ case "$target" in
     ;;
 
   *)
-    sed -n '2,13p' "$0" >&2
+    sed -n '2,12p' "$0" >&2
     exit 2
     ;;
 esac
