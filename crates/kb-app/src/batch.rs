@@ -625,6 +625,12 @@ fn uploads_by_request(uploads: Vec<UploadedFile>, count: usize) -> Vec<Vec<Uploa
         };
         if let Some(list) = index.parse::<usize>().ok().and_then(|i| out.get_mut(i)) {
             upload.key = key.to_owned();
+            // PocketBase names a batch's files once when it splits the batch up and again
+            // when the record takes them (`a.png` → `a_<random>_<random>.png`).
+            upload.original_name = kb_core::file_name::normalize_file_name(
+                &upload.original_name,
+                kb_files::detect_extension(&upload.head),
+            );
             list.push(upload);
         }
     }

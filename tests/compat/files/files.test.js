@@ -142,6 +142,46 @@ describe('files', () => {
     assert.equal(body.data.images.code, 'validation_too_many_files');
   });
 
+  test('files in a batch go with their own request', async () => {
+    const original = (await su.settings.getAll()).batch;
+    await su.settings.update({ batch: { enabled: true, maxRequests: 10 } });
+    try {
+      const existing = await su.collection(docs.name).create(form({
+        title: 'existing', images: [{ bytes: png(4, 4), type: 'image/png', name: 'first.png' }],
+      }));
+      const fresh = png(6, 3, [0, 200, 0]);
+      const batch = su.createBatch();
+      batch.collection(docs.name).create({
+        title: 'from batch', images: [new File([fresh], 'batched.png', { type: 'image/png' })],
+      });
+      batch.collection(docs.name).update(existing.id, {
+        'images+': [new File([png(2, 2)], 'added.png', { type: 'image/png' })],
+      });
+      const [created, updated] = await batch.send();
+      assert.equal(created.status, 200);
+      assert.equal(created.body.images.length, 1);
+      // named twice on the way in, as PocketBase does for batches
+      assert.match(created.body.images[0], /^batched_[a-z0-9]{10}_[a-z0-9]{10}\.png$/);
+      const got = await download(su.files.getURL(created.body, created.body.images[0]));
+      assert.deepEqual(got.bytes, fresh);
+      assert.equal(updated.body.images.length, 2);
+      assert.equal(updated.body.images[0], existing.images[0]);
+      assert.match(updated.body.images[1], /^added_[a-z0-9]{10}_[a-z0-9]{10}\.png$/);
+
+      // a failing batch keeps nothing: the record stays as it was
+      const failing = su.createBatch();
+      failing.collection(docs.name).update(existing.id, {
+        'images+': [new File([png(2, 2)], 'never.png', { type: 'image/png' })],
+      });
+      failing.collection(docs.name).create({ images: [new File([Buffer.from('text')], 'bad.txt', { type: 'text/plain' })] });
+      await expectError(failing.send(), 400);
+      const after = await su.collection(docs.name).getOne(existing.id);
+      assert.deepEqual(after.images, updated.body.images);
+    } finally {
+      await su.settings.update({ batch: original });
+    }
+  });
+
   test('protected files need a file token when the view rule is not public', async () => {
     const users = await cols.create({ name: uniqName('fu'), type: 'auth', createRule: '' });
     const vault = await cols.create({
