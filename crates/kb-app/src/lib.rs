@@ -39,4 +39,4 @@ pub use oauth2::{OAuth2Login, oauth2_catalogue};
 pub use ratelimit::RateTarget;
 pub use realtime::{Broadcaster, Limits as RealtimeLimits, Message, Realtime};
 pub use records::{ListParams, MAX_PER_PAGE, Page};
-pub use uploads::{RecordBody, UploadedFile};
+pub use uploads::{RecordBody, UploadedFile, new_staging_file};

@@ -11,16 +11,20 @@ use kb_oauth2::{AuthUser, OAuth2Error, Provider, ProviderConfig};
 use kb_store::{ListQuery, Reader, RequestInfo, Row, Writer};
 use serde_json::{Map, Value, json};
 
-use crate::app::{App, RequestMeta, Requester, row_text as text};
+use crate::app::{App, RequestMeta, Requester, RuleKind, row_text as text};
 use crate::auth::{AuthResponse, equals, find_by};
 use crate::auth_alert::LoginOrigin;
 use crate::error::{AppError, AppResult};
+use crate::records::WriteRequest;
 use crate::system::{self, SUPERUSERS};
+use crate::uploads::{RecordBody, download_upload};
 
 const EXTERNAL_AUTHS: &str = "_externalAuths";
 const LOAD_ERROR: &str = "An error occurred while loading the submitted data.";
 /// Length of the random password a record signed up through OAuth2 gets.
 const RANDOM_PASSWORD_LENGTH: usize = 30;
+/// How long an avatar download may take before the sign-up goes on without it.
+const AVATAR_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A password nobody knows, for records that sign in through a provider only.
 fn random_password() -> String {
@@ -490,30 +494,25 @@ impl App {
         if collection.name == SUPERUSERS {
             return Err(AppError::bad_request("Failed to authenticate."));
         }
-        let payload = self
+        let body = self
             .sign_up_payload(collection, form.create_data, user)
             .await?;
+        let writable = self.writable(login.requester, &collection.name, RuleKind::Create)?;
         let (target, links) = (collection.clone(), links.clone());
         let (provider, provider_id, provider_email) =
             (form.config.name, user.id.clone(), user.email.clone());
-        let (_, id) = self
-            .insert_record(
-                login.requester,
-                login.meta,
-                &collection.name,
-                payload,
-                "oauth2",
-                move |w, row| {
-                    let id = text(row, "id");
-                    if text(row, "email") == provider_email && !is_verified(row) {
-                        let mut verified = row.clone();
-                        verified.insert("verified".into(), Value::Bool(true));
-                        w.update(&target, &id, &verified)?;
-                    }
-                    insert_link(w, &links, &target.id, &id, &provider, &provider_id)?;
-                    Ok(())
-                },
-            )
+        let request = WriteRequest::new(login.requester, login.meta, "oauth2");
+        let id = self
+            .insert_record(request, writable, body, move |w, row| {
+                let id = text(row, "id");
+                if text(row, "email") == provider_email && !is_verified(row) {
+                    let mut verified = row.clone();
+                    verified.insert("verified".into(), Value::Bool(true));
+                    w.update(&target, &id, &verified)?;
+                }
+                insert_link(w, &links, &target.id, &id, &provider, &provider_id)?;
+                Ok(id)
+            })
             .await?;
         let target = collection.clone();
         self.store
@@ -523,13 +522,15 @@ impl App {
     }
 
     /// `createData` plus the provider's email and the collection's mapped fields (each
-    /// only when not submitted), and a random password when none was given.
+    /// only when not submitted), and a random password when none was given. An avatar
+    /// mapped to a file field is downloaded as an upload.
     async fn sign_up_payload(
         &self,
         collection: &Arc<Collection>,
         mut payload: Map<String, Value>,
         user: &AuthUser,
-    ) -> AppResult<Map<String, Value>> {
+    ) -> AppResult<RecordBody> {
+        let mut files = Vec::new();
         let mapped = collection
             .auth_options()
             .map(|o| o.oauth2.mapped_fields.clone())
@@ -562,9 +563,27 @@ impl App {
             && !user.avatar_url.is_empty()
         {
             match collection.field(&mapped.avatar_url).map(|f| &f.kind) {
-                // Downloading the avatar into a file field needs file storage.
-                Some(FieldKind::File(_)) => {
-                    tracing::debug!("OAuth2 avatar not stored: file fields are not supported yet");
+                Some(FieldKind::File(options)) => {
+                    let limit = match options.max_size {
+                        0 => kb_core::value::DEFAULT_FILE_MAX_SIZE,
+                        size => size,
+                    };
+                    let staging = self.files().staging_dir();
+                    let download = download_upload(
+                        http_client(),
+                        &user.avatar_url,
+                        &mapped.avatar_url,
+                        &staging,
+                        limit,
+                    );
+                    match tokio::time::timeout(AVATAR_TIMEOUT, download).await {
+                        Ok(Ok(avatar)) => files.push(avatar),
+                        // As PocketBase does, the sign-up goes on without the avatar.
+                        Ok(Err(error)) => {
+                            tracing::warn!(%error, "could not download an OAuth2 avatar")
+                        }
+                        Err(_) => tracing::warn!("downloading an OAuth2 avatar timed out"),
+                    }
                 }
                 _ => {
                     payload.insert(
@@ -579,7 +598,10 @@ impl App {
             payload.insert("password".into(), random.clone());
             payload.insert("passwordConfirm".into(), random);
         }
-        Ok(payload)
+        Ok(RecordBody {
+            values: payload,
+            files,
+        })
     }
 
     /// Whether the provider's username may go into `field`: valid for it and, when the

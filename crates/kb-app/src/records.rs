@@ -317,7 +317,7 @@ impl App {
     }
 
     /// The collection a create or update writes to, and the requester's access under `kind`.
-    fn writable(
+    pub(crate) fn writable(
         &self,
         requester: &Requester,
         collection: &str,
@@ -447,29 +447,13 @@ impl App {
         body: RecordBody,
         expand: &str,
     ) -> AppResult<Value> {
-        let (collection, access) = self.writable(requester, collection, RuleKind::Create)?;
-        let RecordBody {
-            values: mut body,
-            files,
-        } = body;
-        let staged = Staged::new(&collection, &mut body, files);
-        let id = new_record_id(&collection, &body);
+        let target = self.writable(requester, collection, RuleKind::Create)?;
+        let presentation = self.presentation(requester, meta, target.0.clone(), expand);
         let request = WriteRequest::new(requester, meta, "default");
-        let presentation = self.presentation(requester, meta, collection.clone(), expand);
-        let create = self
-            .prepare_create(request, collection.clone(), access, body, None)
-            .await?
-            .with_uploads(staged.set(), id.clone());
-        let stored = staged.store(self.files(), &collection, &id).await?;
-        let written = self
-            .store
-            .write(move |w| {
-                let saved = create.create_in(w)?;
-                let id = row_id(&saved.after);
-                Ok((presentation.present_in(w, &id)?, create.leftovers(&saved)))
-            })
-            .await;
-        self.settle_files(written, stored).await
+        self.insert_record(request, target, body, move |w, row| {
+            presentation.present_in(w, &row_id(row))
+        })
+        .await
     }
 
     /// After a write that stored uploads: on success delete what it left over, on failure
@@ -491,34 +475,40 @@ impl App {
         }
     }
 
-    /// Validate and insert a record under the create rule (evaluated with `context` as
-    /// `@request.context`), then run `then` on the stored row in the same transaction.
-    /// Answers the collection and the new record's id.
-    pub(crate) async fn insert_record<F>(
+    /// Validate and insert a record (with its uploads) into `target` under the create
+    /// rule, then run `then` on the stored row in the same transaction and answer what it
+    /// answers.
+    pub(crate) async fn insert_record<T, F>(
         &self,
-        requester: &Requester,
-        meta: &RequestMeta,
-        collection: &str,
-        body: Map<String, Value>,
-        context: &'static str,
+        request: WriteRequest<'_>,
+        (collection, access): (Arc<Collection>, Access),
+        body: RecordBody,
         then: F,
-    ) -> AppResult<(Arc<Collection>, String)>
+    ) -> AppResult<T>
     where
-        F: FnOnce(&mut dyn Writer, &Row) -> AppResult<()> + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Writer, &Row) -> AppResult<T> + Send + 'static,
     {
-        let (collection, access) = self.writable(requester, collection, RuleKind::Create)?;
-        let request = WriteRequest::new(requester, meta, context);
+        let RecordBody {
+            values: mut body,
+            files,
+        } = body;
+        let staged = Staged::new(&collection, &mut body, files);
+        let id = new_record_id(&collection, &body);
         let create = self
             .prepare_create(request, collection.clone(), access, body, None)
-            .await?;
-        self.store
+            .await?
+            .with_uploads(staged.set(), id.clone());
+        let stored = staged.store(self.files(), &collection, &id).await?;
+        let written = self
+            .store
             .write(move |w| {
                 let saved = create.create_in(w)?;
-                then(w, &saved.after)?;
-                Ok::<_, AppError>(row_id(&saved.after))
+                let answer = then(w, &saved.after)?;
+                Ok((answer, create.leftovers(&saved)))
             })
-            .await
-            .map(|id| (collection, id))
+            .await;
+        self.settle_files(written, stored).await
     }
 
     /// Update record `id` from `body` and the files uploaded with it.

@@ -7,6 +7,7 @@
 //! keep (a single-file field keeps only the last one sent).
 
 use std::collections::HashSet;
+use std::path::Path;
 
 use kb_core::field::FieldKind;
 use kb_core::file_name::{is_safe_file_name, normalize_file_name};
@@ -263,6 +264,77 @@ impl FileDeletions {
             }
         }
     }
+}
+
+/// Download `url` into a staging file in `staging` as an upload for form key `key`
+/// (PocketBase's "file from URL": named after the URL's last path segment). At most
+/// `max_bytes + 1` bytes are read, enough for validation to refuse a larger file.
+pub(crate) async fn download_upload(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    staging: &Path,
+    max_bytes: u64,
+) -> Result<UploadedFile, String> {
+    use tokio::io::AsyncWriteExt;
+    let mut response = client
+        .get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| e.to_string())?;
+    let original_name = response
+        .url()
+        .path_segments()
+        .and_then(|mut segments| segments.next_back())
+        .map(|segment| {
+            form_urlencoded::parse(format!("n={segment}").as_bytes())
+                .next()
+                .map(|(_, name)| name.into_owned())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    let path = new_staging_file(staging).await?;
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut size, mut head) = (0u64, Vec::new());
+    while size <= max_bytes {
+        let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? else {
+            break;
+        };
+        let take = chunk.len().min((max_bytes + 1 - size) as usize);
+        let chunk = &chunk[..take];
+        if head.len() < kb_files::SNIFF_BYTES {
+            let more = (kb_files::SNIFF_BYTES - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..more]);
+        }
+        file.write_all(chunk).await.map_err(|e| e.to_string())?;
+        size += chunk.len() as u64;
+    }
+    file.flush().await.map_err(|e| e.to_string())?;
+    Ok(UploadedFile {
+        key: key.to_owned(),
+        original_name,
+        size,
+        head,
+        path,
+    })
+}
+
+/// A new, empty staging file under `dir`, removed again when its path is dropped.
+pub async fn new_staging_file(dir: &Path) -> Result<TempPath, String> {
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir)?;
+        tempfile::Builder::new()
+            .prefix("upload_")
+            .tempfile_in(&dir)
+            .map(tempfile::NamedTempFile::into_temp_path)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())
 }
 
 /// The id a new record with uploads will have: the body's, or one generated now (the

@@ -3,14 +3,13 @@
 //! a small, fixed amount of memory. The application validates the files and moves them into
 //! storage; a temporary file nobody kept is deleted when its `UploadedFile` is dropped.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use axum::body::Bytes;
 use futures_util::Stream;
 use kb_app::UploadedFile;
 use kb_files::SNIFF_BYTES;
 use serde_json::{Map, Value};
-use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
 use crate::request::{BodyError, infer_form_value, push_form_value};
@@ -63,7 +62,9 @@ where
         let FileParts::Store(temp_dir) = files else {
             continue;
         };
-        let path = temp_file(temp_dir).await?;
+        let path = kb_app::new_staging_file(temp_dir)
+            .await
+            .map_err(|_| BodyError::Storage)?;
         let mut file = tokio::fs::File::create(&path)
             .await
             .map_err(|_| BodyError::Storage)?;
@@ -103,21 +104,6 @@ fn part_error(error: multer::Error) -> BodyError {
         }
         _ => BodyError::Malformed,
     }
-}
-
-/// A new, empty temporary file under `dir`, removed again when its path is dropped.
-async fn temp_file(dir: &Path) -> Result<TempPath, BodyError> {
-    let dir: PathBuf = dir.to_owned();
-    tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&dir)?;
-        tempfile::Builder::new()
-            .prefix("upload_")
-            .tempfile_in(&dir)
-            .map(tempfile::NamedTempFile::into_temp_path)
-    })
-    .await
-    .map_err(|_| BodyError::Storage)?
-    .map_err(|_| BodyError::Storage)
 }
 
 #[cfg(test)]

@@ -512,3 +512,32 @@ async fn realtime_reports_a_batch_only_when_it_commits() {
     );
     assert!(sse.next_event(Duration::from_millis(300)).await.is_none());
 }
+
+/// A batch that runs past `settings.batch.timeout` fails whole and writes nothing. Each
+/// user here costs a password hash (argon2, tens of milliseconds even in release builds),
+/// so 150 of them cannot fit in one second.
+#[tokio::test]
+async fn a_batch_past_its_timeout_writes_nothing() {
+    let app = TestApp::spawn().await;
+    app.update_collection("users", &json!({"createRule": ""}))
+        .await;
+    enable(&app, json!({"maxRequests": 200, "timeout": 1})).await;
+    let requests: Vec<Value> = (0..150)
+        .map(|n| {
+            json!({"method": "POST", "url": "/api/collections/users/records", "body": {
+                "email": format!("u{n}@example.com"), "password": "a-long-password-1",
+                "passwordConfirm": "a-long-password-1"}})
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let (status, body) = send(&app.guest(), json!(requests)).await;
+    assert_eq!(
+        (status, body),
+        (400, plain(400, "Batch transaction failed."))
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "gave up near the deadline, not after all the work"
+    );
+    assert_eq!(app.count("users").await, 0);
+}

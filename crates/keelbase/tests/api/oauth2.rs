@@ -64,8 +64,65 @@ async fn github_login(
     login(&app.guest(), &code, &verifier).await
 }
 
+/// A one-route web server answering every request with `body` as a PNG; returns its base URL.
+async fn serve_png(body: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
 fn verified(email: &str) -> Value {
     json!([{"email": email, "primary": true, "verified": true}])
+}
+
+#[tokio::test]
+async fn a_mapped_avatar_is_downloaded_into_a_file_field() {
+    let app = TestApp::spawn().await;
+    let provider = TestProvider::start().await;
+    enable(&app, &provider, "github").await;
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(8, 8, image::Rgb([1, 2, 3]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let base = serve_png(png.clone()).await;
+    let user = json!({"id": 7, "login": "pic", "name": "Pic", "avatar_url": format!("{base}/u/My%20Face.png?s=40")});
+    let (status, auth) = github_login(&app, &provider, user, verified("pic@example.com")).await;
+    assert_eq!(status, 200, "{auth}");
+    let record = &auth["record"];
+    let avatar = record["avatar"].as_str().unwrap();
+    assert!(
+        avatar.starts_with("my_face_") && avatar.ends_with(".png") && avatar.len() == 22,
+        "{avatar}"
+    );
+    let url = app.url(&format!(
+        "/api/files/{}/{}/{avatar}",
+        record["collectionId"].as_str().unwrap(),
+        id_of(record)
+    ));
+    let stored = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(stored.to_vec(), png);
 }
 
 #[tokio::test]
@@ -87,7 +144,7 @@ async fn a_github_login_signs_up_then_logs_in_the_same_record() {
     assert_eq!(record["name"], "Octo Cat");
     assert_eq!(
         record["avatar"], "",
-        "file fields are not filled from the avatar URL"
+        "an avatar that cannot be downloaded is left out"
     );
     let meta = &first["meta"];
     assert_eq!(meta["isNew"], true);
