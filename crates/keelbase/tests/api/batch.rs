@@ -14,7 +14,7 @@ use crate::realtime::{Sse, subscribe};
 const INVALID: &str = "Invalid batch request data.";
 const READ_ERROR: &str = "Failed to read the submitted batch data.";
 
-async fn enable(app: &TestApp, batch: Value) {
+pub(crate) async fn enable(app: &TestApp, batch: Value) {
     let mut settings = json!({"enabled": true});
     for (key, value) in batch.as_object().expect("object") {
         settings[key] = value.clone();

@@ -576,7 +576,21 @@ async fn testing_the_s3_settings() {
 }
 
 /// An S3-compatible server (s3s-fs over `root`) on a free port; returns its endpoint.
-pub(crate) async fn start_s3(root: &std::path::Path, bucket: &str) -> String {
+/// Store the app's files in bucket `files` of a local S3 server keeping its data in `root`.
+pub(crate) async fn use_s3(app: &TestApp, root: &std::path::Path) {
+    let endpoint = start_s3(root, "files").await;
+    let (status, body) = app
+        .patch_json(
+            "/api/settings",
+            &json!({"s3": {"enabled": true, "bucket": "files", "region": "us-east-1",
+                           "endpoint": endpoint, "accessKey": "AKIATEST",
+                           "secret": "test-secret", "forcePathStyle": true}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn start_s3(root: &std::path::Path, bucket: &str) -> String {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::server::conn::auto::Builder;
     std::fs::create_dir_all(root.join(bucket)).unwrap();
@@ -605,16 +619,7 @@ pub(crate) async fn start_s3(root: &std::path::Path, bucket: &str) -> String {
 async fn files_on_s3_once_the_settings_say_so() {
     let app = TestApp::spawn().await;
     let s3_root = tempfile::TempDir::new().unwrap();
-    let endpoint = start_s3(s3_root.path(), "files").await;
-    let (status, body) = app
-        .patch_json(
-            "/api/settings",
-            &json!({"s3": {"enabled": true, "bucket": "files", "region": "us-east-1",
-                           "endpoint": endpoint, "accessKey": "AKIATEST",
-                           "secret": "test-secret", "forcePathStyle": true}}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    use_s3(&app, s3_root.path()).await;
     let (status, body) = app
         .post_json("/api/settings/test/s3", &json!({"filesystem": "storage"}))
         .await;

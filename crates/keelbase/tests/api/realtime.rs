@@ -1083,13 +1083,7 @@ async fn each_write_of_a_batch_is_announced_as_it_was() {
         "fields": [{"name": "title", "type": "text"}],
     }))
     .await;
-    let (status, body) = app
-        .patch_json(
-            "/api/settings",
-            &json!({"batch": {"enabled": true, "maxRequests": 10}}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    crate::batch::enable(&app, json!({"maxRequests": 10})).await;
     let mut sse = Sse::open(&app).await;
     assert_eq!(
         subscribe(&app.guest(), &sse.client_id, &["notes/*"])

@@ -320,13 +320,7 @@ async fn invalid_uploads_are_refused_and_nothing_is_stored() {
 async fn batches_carry_files_per_request() {
     let app = TestApp::spawn().await;
     let c = gallery(&app, "title != 'forbidden'").await;
-    let (status, body) = app
-        .patch_json(
-            "/api/settings",
-            &json!({"batch": {"enabled": true, "maxRequests": 10}}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    crate::batch::enable(&app, json!({"maxRequests": 10})).await;
     let (_, existing) = create(&app, Form::new().part("one", file("old.txt", b"old"))).await;
     let existing_id = id_of(&existing);
     let old = existing["one"].as_str().unwrap().to_owned();
@@ -449,16 +443,7 @@ async fn a_one_gib_upload_streams_to_storage() {
 async fn uploads_go_to_s3_when_configured() {
     let app = TestApp::spawn().await;
     let s3_root = tempfile::TempDir::new().unwrap();
-    let endpoint = crate::files::start_s3(s3_root.path(), "files").await;
-    let (status, body) = app
-        .patch_json(
-            "/api/settings",
-            &json!({"s3": {"enabled": true, "bucket": "files", "region": "us-east-1",
-                           "endpoint": endpoint, "accessKey": "AKIATEST",
-                           "secret": "test-secret", "forcePathStyle": true}}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    crate::files::use_s3(&app, s3_root.path()).await;
     let c = gallery(&app, "").await;
     let (status, record) = create(&app, Form::new().part("one", file("first.txt", b"1st"))).await;
     assert_eq!(status, 200, "{record}");
