@@ -8,6 +8,7 @@
 //! SQLite runs them on its writer thread with group commit.
 
 pub mod changes;
+pub mod copy;
 pub mod dialect;
 pub mod logs;
 pub mod sql;
