@@ -2,9 +2,8 @@
 //! same whether or not the address belongs to an account (no enumeration); the mail goes
 //! out in the background through the outbox.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kb_core::collection::{EmailTemplate, TokenConfig};
 use kb_core::settings::Settings;
@@ -99,31 +98,18 @@ enum TokenMail {
 /// How long a verification or password-reset mail blocks another one to the same record.
 const RESEND_AFTER: Duration = Duration::from_secs(120);
 
-/// Account mails sent in the last [`RESEND_AFTER`], by kind and record: asking again within
-/// that time answers the same 204 but sends nothing, so nobody can flood a mailbox.
-#[derive(Default)]
-pub(crate) struct RecentMails(HashMap<(&'static str, String), Instant>);
-
-impl RecentMails {
-    /// True (and remembered) when no such mail went to `record_key` recently.
-    fn claim(&mut self, kind: &'static str, record_key: String, now: Instant) -> bool {
-        self.0
-            .retain(|_, sent| now.duration_since(*sent) < RESEND_AFTER);
-        match self.0.entry((kind, record_key)) {
-            std::collections::hash_map::Entry::Occupied(_) => false,
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(now);
-                true
-            }
-        }
-    }
-}
-
 impl App {
-    /// Whether a `kind` mail may go to `record` now (see [`RecentMails`]).
-    fn may_send(&self, kind: &'static str, collection: &Collection, record: &Row) -> bool {
-        let key = format!("{}/{}", collection.id, text_of(record, "id"));
-        self.recent_mails.lock().claim(kind, key, Instant::now())
+    /// Whether a `kind` mail may go to `record` now: one went in the last [`RESEND_AFTER`]
+    /// otherwise. Asking again within that time answers the same 204 but sends nothing, so
+    /// nobody can flood a mailbox.
+    async fn may_send(
+        &self,
+        kind: &'static str,
+        collection: &Collection,
+        record: &Row,
+    ) -> AppResult<bool> {
+        let key = format!("mail|{kind}|{}/{}", collection.id, text_of(record, "id"));
+        Ok(self.store.counters().hit(&key, RESEND_AFTER, 1).await?)
     }
 
     pub(crate) fn find_account(
@@ -455,7 +441,9 @@ impl App {
             return Ok(());
         };
         if record.get("verified").and_then(Value::as_bool) == Some(true)
-            || !self.may_send(tokens::VERIFICATION, &collection, &record)
+            || !self
+                .may_send(tokens::VERIFICATION, &collection, &record)
+                .await?
         {
             return Ok(());
         }
@@ -512,7 +500,10 @@ impl App {
         let Some(record) = self.find_account(&collection, &email).await? else {
             return Ok(());
         };
-        if !self.may_send(tokens::PASSWORD_RESET, &collection, &record) {
+        if !self
+            .may_send(tokens::PASSWORD_RESET, &collection, &record)
+            .await?
+        {
             return Ok(());
         }
         self.enqueue(self.token_message(

@@ -134,12 +134,6 @@ pub struct App {
     pub(crate) schema_change: tokio::sync::Mutex<()>,
     /// Account emails go out through here, in the background.
     pub(crate) outbox: kb_mail::Outbox,
-    /// Rate-limit windows; cleared whenever the settings are saved.
-    pub(crate) rate_counters: Mutex<crate::ratelimit::Counters>,
-    /// Recently sent verification and password-reset mails, not to be sent again yet.
-    pub(crate) recent_mails: Mutex<crate::account::RecentMails>,
-    /// `auth-with-otp` attempts per record.
-    pub(crate) otp_attempts: Mutex<crate::otp::Attempts>,
     /// Names Apple sends only on the first redirect, waiting for the code's exchange.
     pub(crate) oauth2_names: Mutex<crate::oauth2::PendingNames>,
     /// Realtime (SSE) clients and their subscriptions.
@@ -191,9 +185,6 @@ impl App {
             rules: Mutex::new(RuleCache::default()),
             schema_change: tokio::sync::Mutex::new(()),
             outbox,
-            rate_counters: Mutex::new(Default::default()),
-            otp_attempts: Mutex::new(Default::default()),
-            recent_mails: Mutex::new(Default::default()),
             oauth2_names: Mutex::new(Default::default()),
             realtime: Arc::default(),
             logs: Default::default(),
@@ -223,7 +214,6 @@ impl App {
             .replace_mailer(crate::account::mailer_for(&settings));
         configure_files(&self.files, &settings);
         self.settings.store(Arc::new(settings));
-        self.rate_counters.lock().clear();
     }
 
     /// Recent email delivery failures (they are also logged).

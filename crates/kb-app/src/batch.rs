@@ -3,10 +3,12 @@
 //! that commit). Each inner request runs as the records API would run it alone, under the
 //! collection's rules for the batch's requester, with `@request.context = "batch"`.
 //!
-//! Everything slow or asynchronous (password hashing, rule lookup) happens before the job;
-//! the job itself runs the prepared steps in order, counts each step against its rate limit
-//! when it starts (as PocketBase does), and stops at the first failure, which rolls back
-//! everything before it.
+//! Everything slow or asynchronous (password hashing, rule lookup, storing uploads, counting
+//! each request against its rate limit) happens before the job; the job itself runs the
+//! prepared steps in order and stops at the first failure, which rolls back everything
+//! before it. A step's rate-limit verdict is reported when its turn comes, so failures
+//! show in request order as PocketBase reports them (PocketBase counts a request only when
+//! its turn comes; here the requests after a failed one have been counted too).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -289,29 +291,28 @@ impl App {
         let mut stored = FileDeletions::default();
         let uploads = uploads_by_request(uploads, requests.len());
         for (request, uploads) in requests.into_iter().zip(uploads) {
-            steps.push(
-                self.prepare_step(sender, request, uploads, &mut stored)
-                    .await,
-            );
+            let step = self
+                .prepare_step(sender, request, uploads, &mut stored)
+                .await;
+            let limit = self.limit_step(sender, &step).await;
+            steps.push((step, limit));
             if Instant::now() >= deadline {
                 stored.run(self.files()).await;
                 return Err(timed_out());
             }
         }
         let app = self.clone();
-        let requester = sender.requester.clone();
-        let client = sender.client.to_owned();
         let written = self
             .store
             .write(move |w| {
                 let mut responses = Vec::with_capacity(steps.len());
                 let mut leftovers = FileDeletions::default();
-                for (index, step) in steps.into_iter().enumerate() {
+                for (index, (step, limit)) in steps.into_iter().enumerate() {
                     if Instant::now() >= deadline {
                         return Err(timed_out());
                     }
                     let response = app
-                        .run_step(w, &requester, &client, step, &mut leftovers)
+                        .run_step(w, step, limit, &mut leftovers)
                         .map_err(|error| BatchError::Request { index, error })?;
                     responses.push(response);
                 }
@@ -518,50 +519,54 @@ impl App {
     }
 
     /// Count an inner request against its rate limit (`<collection>:<action>`,
-    /// `*:<action>`), as PocketBase counts each request of a batch.
-    fn limit_step(
-        &self,
-        requester: &Requester,
-        client: &str,
-        collection: &str,
-        action: &str,
-    ) -> AppResult<()> {
+    /// `*:<action>`), as PocketBase counts each request of a batch. A step that fails
+    /// before its action is known is not counted; an upsert counts as the action it will
+    /// take as things stand.
+    async fn limit_step(&self, sender: BatchSender<'_>, step: &Step) -> AppResult<()> {
+        let (collection, action) = match step {
+            Step::Fail(_) => return Ok(()),
+            Step::Create { collection, .. } => (collection.clone(), "create"),
+            Step::Update { collection, .. } => (collection.clone(), "update"),
+            Step::Delete { collection, .. } => (collection.clone(), "delete"),
+            Step::Upsert(upsert) => {
+                let (target, id) = (upsert.collection.clone(), upsert.id.clone());
+                let exists = !id.is_empty()
+                    && self
+                        .store
+                        .read(move |r| r.get(&target, &id, &[], &RequestInfo::default()))
+                        .await?
+                        .is_some();
+                let action = if exists { "update" } else { "create" };
+                (upsert.collection.name.clone(), action)
+            }
+        };
         let target = RateTarget {
             method: String::new(),
             path: String::new(),
-            action: Some((collection.to_owned(), action.to_owned())),
-            client: client.to_owned(),
+            action: Some((collection, action.to_owned())),
+            client: sender.client.to_owned(),
         };
-        self.check_rate_limit(requester, &target)
+        self.check_rate_limit(sender.requester, &target).await
     }
 
+    /// Run one prepared step; `limit` is its rate-limit verdict, reported first.
     fn run_step(
         &self,
         w: &mut dyn Writer,
-        requester: &Requester,
-        client: &str,
         step: Step,
+        limit: AppResult<()>,
         leftovers: &mut FileDeletions,
     ) -> AppResult<BatchResponse> {
+        limit?;
         match step {
             Step::Fail(error) => Err(error),
-            Step::Create {
-                collection,
-                create,
-                answer,
-            } => {
-                self.limit_step(requester, client, &collection, "create")?;
+            Step::Create { create, answer, .. } => {
                 let create = create?;
                 let saved = create.create_in(w)?;
                 leftovers.extend(create.leftovers(&saved));
                 answer.record(w, &row_id(&saved.after))
             }
-            Step::Update {
-                collection,
-                update,
-                answer,
-            } => {
-                self.limit_step(requester, client, &collection, "update")?;
+            Step::Update { update, answer, .. } => {
                 let update = update?;
                 let saved = update.update_in(w)?;
                 leftovers.extend(update.leftovers(&saved));
@@ -579,21 +584,18 @@ impl App {
                     && w.get(&collection, &id, &[], &RequestInfo::default())?
                         .is_some();
                 if exists {
-                    self.limit_step(requester, client, &collection.name, "update")?;
                     let update = update?;
                     let saved = update.update_in(w)?;
                     leftovers.extend(update.leftovers(&saved));
                     answer.record(w, &id)
                 } else {
-                    self.limit_step(requester, client, &collection.name, "create")?;
                     let create = create?;
                     let saved = create.create_in(w)?;
                     leftovers.extend(create.leftovers(&saved));
                     answer.record(w, &row_id(&saved.after))
                 }
             }
-            Step::Delete { collection, delete } => {
-                self.limit_step(requester, client, &collection, "delete")?;
+            Step::Delete { delete, .. } => {
                 delete?.delete_in(w)?;
                 Ok(BatchResponse {
                     status: 204,

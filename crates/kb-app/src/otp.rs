@@ -1,9 +1,8 @@
 //! One-time passwords by email: `request-otp` mails a code, `auth-with-otp` trades it for a
 //! token. At most a few wrong attempts per record and window, whatever the rate limits say.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kb_core::{Collection, FieldError, ValidationErrors};
 use kb_store::RequestInfo;
@@ -17,15 +16,9 @@ use crate::password;
 use crate::system;
 
 /// Attempts per record and window before `auth-with-otp` refuses even a correct code.
-const MAX_ATTEMPTS: u32 = 5;
+const MAX_ATTEMPTS: u64 = 5;
 const ATTEMPT_WINDOW: Duration = Duration::from_secs(180);
 const OTPS: &str = "_otps";
-
-/// Recent `auth-with-otp` attempts per auth record.
-#[derive(Default)]
-pub(crate) struct Attempts {
-    by_record: HashMap<String, (Instant, u32)>,
-}
 
 fn disabled() -> AppError {
     AppError::Forbidden("The collection is not configured to allow OTP authentication.".into())
@@ -130,7 +123,7 @@ impl App {
             .filter(|otp| text(otp, "collectionRef") == collection.id)
             .ok_or_else(invalid_otp)?;
         let record_id = text(&otp, "recordRef");
-        self.count_otp_attempt(&record_id)?;
+        self.count_otp_attempt(&record_id).await?;
         let options = collection.auth_options().ok_or_else(disabled)?;
         let expired = kb_core::datetime::parse(&text(&otp, "created")).is_none_or(|created| {
             jiff::Timestamp::now().as_second() - created.as_second() > options.otp.duration as i64
@@ -185,22 +178,14 @@ impl App {
     }
 
     /// Count an attempt for the record; refuse once the window holds too many.
-    fn count_otp_attempt(&self, record_id: &str) -> AppResult<()> {
-        let now = Instant::now();
-        let mut attempts = self.otp_attempts.lock();
-        let entry = attempts
-            .by_record
-            .entry(record_id.to_owned())
-            .or_insert((now, 0));
-        if now.duration_since(entry.0) >= ATTEMPT_WINDOW {
-            *entry = (now, 0);
+    async fn count_otp_attempt(&self, record_id: &str) -> AppResult<()> {
+        let key = format!("otp|{record_id}");
+        let counters = self.store.counters();
+        if counters.hit(&key, ATTEMPT_WINDOW, MAX_ATTEMPTS).await? {
+            return Ok(());
         }
-        if entry.1 >= MAX_ATTEMPTS {
-            return Err(AppError::TooManyRequests(
-                "Too many attempts, please try again later with a new OTP.".into(),
-            ));
-        }
-        entry.1 += 1;
-        Ok(())
+        Err(AppError::TooManyRequests(
+            "Too many attempts, please try again later with a new OTP.".into(),
+        ))
     }
 }

@@ -1,9 +1,9 @@
 //! Rate limits (`settings.rateLimits`): the most specific rule matching a request decides,
-//! with a fixed-window counter per rule, client and target. Superusers are never limited;
-//! saving the settings starts every window afresh.
+//! with a fixed-window counter per rule, client and target (the store's counters, shared by
+//! every node on one database). Superusers are never limited; saving the settings starts
+//! every window afresh.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kb_core::settings::RateLimitRule;
 
@@ -22,16 +22,8 @@ pub struct RateTarget {
     pub client: String,
 }
 
-#[derive(Default)]
-pub(crate) struct Counters {
-    windows: HashMap<String, (Instant, u64)>,
-}
-
-impl Counters {
-    pub(crate) fn clear(&mut self) {
-        self.windows.clear();
-    }
-}
+/// What every rate-limit counter key starts with.
+pub(crate) const COUNTER_PREFIX: &str = "rate|";
 
 /// The actions that also carry the `auth` tag (`*:auth`).
 const AUTH_ACTIONS: &[&str] = &["authWithPassword", "authWithOTP", "authWithOAuth2"];
@@ -87,7 +79,11 @@ fn pick<'r>(
 
 impl App {
     /// Count the request against its rate-limit rule; 429 when the window is full.
-    pub fn check_rate_limit(&self, requester: &Requester, target: &RateTarget) -> AppResult<()> {
+    pub async fn check_rate_limit(
+        &self,
+        requester: &Requester,
+        target: &RateTarget,
+    ) -> AppResult<()> {
         let settings = self.settings();
         let limits = &settings.rate_limits;
         if !limits.enabled
@@ -101,20 +97,15 @@ impl App {
         };
         let window = Duration::from_secs(rule.duration.max(1) as u64);
         let key = format!(
-            "{}|{}|{}|{}",
+            "{COUNTER_PREFIX}{}|{}|{}|{}",
             rule.label, rule.audience, scope, target.client
         );
-        let now = Instant::now();
-        let mut counters = self.rate_counters.lock();
-        let entry = counters.windows.entry(key).or_insert((now, 0));
-        if now.duration_since(entry.0) >= window {
-            *entry = (now, 0);
+        let limit = rule.max_requests.max(0) as u64;
+        if self.store.counters().hit(&key, window, limit).await? {
+            Ok(())
+        } else {
+            Err(AppError::TooManyRequests("Too Many Requests.".into()))
         }
-        if entry.1 >= rule.max_requests.max(0) as u64 {
-            return Err(AppError::TooManyRequests("Too Many Requests.".into()));
-        }
-        entry.1 += 1;
-        Ok(())
     }
 }
 

@@ -31,6 +31,11 @@ impl App {
             .write(move |w| w.save_settings(&to_save).map_err(AppError::from))
             .await?;
         self.replace_settings(settings);
+        // New limits start with fresh windows.
+        self.store
+            .counters()
+            .forget(crate::ratelimit::COUNTER_PREFIX)
+            .await?;
         Ok(self.settings_json())
     }
 }

@@ -145,7 +145,7 @@ async fn rate_limit(
         action: action_of(&app, request.method(), request.uri().path()),
         client: client.0.to_string(),
     };
-    if let Err(error) = app.check_rate_limit(&requester, &target) {
+    if let Err(error) = app.check_rate_limit(&requester, &target).await {
         return ApiError::from(error).into_response();
     }
     request.extensions_mut().insert(requester);

@@ -184,7 +184,7 @@ async fn answer_head(
         action: None,
         client: ip.to_string(),
     };
-    if let Err(error) = app.check_rate_limit(&Requester::Guest, &target) {
+    if let Err(error) = app.check_rate_limit(&Requester::Guest, &target).await {
         let body = crate::error::ApiError::from(error).body().to_string();
         let response = format!(
             "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",

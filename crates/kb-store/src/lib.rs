@@ -9,6 +9,7 @@
 
 pub mod changes;
 pub mod copy;
+pub mod counters;
 pub mod dialect;
 pub mod logs;
 pub mod sql;
@@ -26,6 +27,7 @@ use parking_lot::{Mutex, RwLock};
 use serde_json::{Map, Value};
 
 pub use changes::{AfterCommit, Change, ChangeKind, ChangeObserver};
+pub use counters::{Counters, MemoryCounters};
 pub use logs::{HourlyCount, LogEntry, LogPage, LogQuery, LogStore};
 pub use sql::SortSpec;
 pub use values::{RequestInfo, SqlValue};
@@ -160,12 +162,17 @@ pub trait Backend: Send + Sync + 'static {
     fn run_write(&self, job: WriteJob) -> BoxFuture<'static, Result<(), StoreError>>;
     /// Finish queued work and release the database.
     fn close(&self) -> BoxFuture<'static, ()>;
+    /// Counters every node on this database shares; `None` keeps them in this process.
+    fn shared_counters(&self) -> Option<Arc<dyn Counters>> {
+        None
+    }
 }
 
 /// The application's handle to storage.
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    counters: Arc<dyn Counters>,
     /// Who is told about committed changes, in the order they asked.
     observers: Arc<RwLock<Observers>>,
 }
@@ -175,10 +182,19 @@ type Observers = Arc<[Arc<dyn ChangeObserver>]>;
 
 impl Store {
     pub fn new(backend: Arc<dyn Backend>) -> Self {
+        let counters = backend
+            .shared_counters()
+            .unwrap_or_else(|| Arc::new(MemoryCounters::default()));
         Store {
             backend,
+            counters,
             observers: Arc::new(RwLock::new(Arc::new([]))),
         }
+    }
+
+    /// The fixed-window counters of this store's nodes.
+    pub fn counters(&self) -> &dyn Counters {
+        &*self.counters
     }
 
     /// From now on, record changes of the collections `observer` watches and report them
