@@ -192,6 +192,7 @@ impl App {
         });
         crate::record_events::RecordEvents::start(&app);
         crate::files::FileCleanup::start(&app);
+        crate::remote::follow(&app);
         Ok(app)
     }
 

@@ -22,6 +22,7 @@ mod ratelimit;
 pub mod realtime;
 mod record_events;
 mod records;
+mod remote;
 mod settings;
 pub mod system;
 mod tokens;

@@ -7,6 +7,8 @@
 //! Storage hands every change to the observer inside its transaction ([`kb_store::ChangeObserver`]):
 //! the messages are built there, against the record as that write left it, and sent after
 //! the commit, in commit order, by one background task; a rolled-back write sends nothing.
+//! Changes other nodes commit arrive with the record's values ([`deliver_remote`]) and are
+//! checked against those values the same way.
 
 use std::sync::{Arc, Weak};
 
@@ -59,7 +61,7 @@ impl ChangeObserver for RecordEvents {
         row: &Row,
     ) -> Option<AfterCommit> {
         let app = self.app.upgrade()?;
-        let messages = match messages_for(&app, reader, collection, row, kind) {
+        let messages = match messages_for(&app, reader, collection, &Image::Stored(row), kind) {
             Ok(messages) => messages,
             Err(error) => {
                 tracing::warn!(%error, "could not prepare realtime events");
@@ -93,38 +95,94 @@ async fn deliver(app: Weak<App>, mut changes: mpsc::UnboundedReceiver<Change>) {
         if let Some(send) = change.prepared {
             send();
         }
-        let Some(collection) = app.schema().by_id(&change.collection_id).cloned() else {
-            continue;
-        };
-        if !collection.is_auth() {
-            continue;
+        follow_auth(&app, &change.collection_id, change.kind, &change.record);
+    }
+}
+
+/// Keep the auth bound to streams in step with a change of an auth record.
+fn follow_auth(app: &App, collection_id: &str, kind: ChangeKind, record: &Row) {
+    let Some(collection) = app.schema().by_id(collection_id).cloned() else {
+        return;
+    };
+    if !collection.is_auth() {
+        return;
+    }
+    match kind {
+        ChangeKind::Delete => {
+            let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+            app.realtime.drop_auth(&collection.id, id);
         }
-        match change.kind {
-            ChangeKind::Delete => {
-                let id = change
-                    .record
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                app.realtime.drop_auth(&collection.id, id);
-            }
-            ChangeKind::Update => app
-                .realtime
-                .auth_record_updated(&collection, &change.record),
-            ChangeKind::Create => {}
+        ChangeKind::Update => app.realtime.auth_record_updated(&collection, record),
+        ChangeKind::Create => {}
+    }
+}
+
+/// Send the events of a record change another node committed to this node's clients:
+/// each subscription is checked against the record's values as that change left them.
+pub(crate) async fn deliver_remote(
+    app: &Arc<App>,
+    kind: ChangeKind,
+    collection_id: &str,
+    record: Row,
+) -> Result<(), crate::error::AppError> {
+    let Some(collection) = app.schema().by_id(collection_id).cloned() else {
+        return Ok(());
+    };
+    let watched = !collection.is_view()
+        && app
+            .realtime
+            .has_subscribers(&[collection.name.as_str(), collection.id.as_str()]);
+    if watched {
+        let (app_for_job, collection, image) = (app.clone(), collection.clone(), record.clone());
+        let messages = app
+            .store
+            .read(move |reader| {
+                messages_for(
+                    &app_for_job,
+                    reader,
+                    &collection,
+                    &Image::Detached(&image),
+                    kind,
+                )
+            })
+            .await?;
+        for (client, message) in messages {
+            app.realtime.send(&client, message);
+        }
+    }
+    follow_auth(app, collection_id, kind, &record);
+    Ok(())
+}
+
+/// Where a change's record is read from when a subscription is checked.
+enum Image<'r> {
+    /// As stored: inside the change's own transaction.
+    Stored(&'r Row),
+    /// These values, stored or not (a change another node committed).
+    Detached(&'r Row),
+}
+
+impl Image<'_> {
+    fn row(&self) -> &Row {
+        match self {
+            Image::Stored(row) | Image::Detached(row) => row,
         }
     }
 }
 
-/// The message each subscription allowed to see `row` gets.
+/// The message each subscription allowed to see the record gets.
 fn messages_for(
     app: &App,
     reader: &mut dyn Reader,
     collection: &Collection,
-    row: &Row,
+    image: &Image<'_>,
     kind: ChangeKind,
 ) -> Result<Vec<(Arc<Client>, Message)>, StoreError> {
-    let id = row.get("id").and_then(Value::as_str).unwrap_or_default();
+    let id = image
+        .row()
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     // Record topics are checked with the view rule, collection topics with the list rule
     // (`posts` is the older spelling of `posts/*`).
     let prefixes = [
@@ -144,7 +202,7 @@ fn messages_for(
             for (topic, options) in client.subscriptions(prefix) {
                 let requester = client.auth();
                 if let Some(record) =
-                    present_for(app, reader, collection, id, &requester, *rule, &options)?
+                    present_for(app, reader, collection, image, &requester, *rule, &options)?
                 {
                     let data = json!({"action": kind.action(), "record": record});
                     out.push((client.clone(), Message::json(topic, &data)));
@@ -161,7 +219,7 @@ fn present_for(
     app: &App,
     reader: &mut dyn Reader,
     collection: &Collection,
-    id: &str,
+    image: &Image<'_>,
     requester: &Requester,
     rule: RuleKind,
     options: &SubscriptionOptions,
@@ -183,7 +241,16 @@ fn present_for(
     let meta = options.meta();
     let request = app.request_info(requester, &meta, None, "realtime");
     let conditions: Vec<_> = plans.iter().map(Arc::as_ref).collect();
-    let Some(row) = reader.get(collection, id, &conditions, &request)? else {
+    let row = match image {
+        Image::Stored(row) => {
+            let id = row.get("id").and_then(Value::as_str).unwrap_or_default();
+            reader.get(collection, id, &conditions, &request)?
+        }
+        Image::Detached(row) => reader
+            .satisfies(collection, row, &conditions, &request)?
+            .then(|| (*row).clone()),
+    };
+    let Some(row) = row else {
         return Ok(None);
     };
     let expand = app.expand_plan(&schema, requester, collection, options.expand());

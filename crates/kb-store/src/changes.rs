@@ -153,6 +153,17 @@ impl Reader for Recording<'_> {
         self.inner.get(collection, id, conditions, request)
     }
 
+    fn satisfies(
+        &mut self,
+        collection: &Collection,
+        record: &Row,
+        conditions: &[&FilterPlan],
+        request: &RequestInfo,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .satisfies(collection, record, conditions, request)
+    }
+
     fn get_many(
         &mut self,
         collection: &Collection,

@@ -50,4 +50,8 @@ pub trait Dialect: Send + Sync + 'static {
     /// The placeholder for the `n`-th (1-based) bound parameter. Numbered placeholders let
     /// the hooks above place sub-expressions in any order.
     fn placeholder(&self, n: usize, out: &mut String);
+
+    /// What turns a bound parameter into a value of `field`'s column type, where the
+    /// dialect needs that said (nothing for dynamically typed ones).
+    fn column_type_cast(&self, _field: &kb_core::Field, _out: &mut String) {}
 }

@@ -119,6 +119,15 @@ pub trait Reader {
         request: &RequestInfo,
         limit: Option<u64>,
     ) -> Result<Vec<Row>, StoreError>;
+    /// Whether a record with `record`'s values satisfies `conditions`, whether or not it is
+    /// stored (it may be a record another node deleted).
+    fn satisfies(
+        &mut self,
+        collection: &Collection,
+        record: &Row,
+        conditions: &[&FilterPlan],
+        request: &RequestInfo,
+    ) -> Result<bool, StoreError>;
     fn load_collections(&mut self) -> Result<Vec<Collection>, StoreError>;
     fn load_settings(&mut self) -> Result<Option<Settings>, StoreError>;
     /// Check a view query without running it: one read-only SELECT; describes its columns.
@@ -166,7 +175,30 @@ pub trait Backend: Send + Sync + 'static {
     fn shared_counters(&self) -> Option<Arc<dyn Counters>> {
         None
     }
+    /// What other nodes on this database commit, in commit order, for this node to act on
+    /// (realtime, caches). Handed out once; `None` for a database no other node shares.
+    fn remote_changes(&self) -> Option<RemoteChanges> {
+        None
+    }
 }
+
+/// A change another node committed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RemoteChange {
+    /// A record was created, updated or deleted; `record` as the change left it (as it was,
+    /// for a delete).
+    Record {
+        kind: ChangeKind,
+        collection_id: String,
+        record: Row,
+    },
+    /// Collection definitions changed.
+    Schema,
+    /// The settings changed.
+    Settings,
+}
+
+pub type RemoteChanges = tokio::sync::mpsc::UnboundedReceiver<RemoteChange>;
 
 /// The application's handle to storage.
 #[derive(Clone)]
@@ -190,6 +222,11 @@ impl Store {
             counters,
             observers: Arc::new(RwLock::new(Arc::new([]))),
         }
+    }
+
+    /// What other nodes on this database commit (see [`Backend::remote_changes`]).
+    pub fn remote_changes(&self) -> Option<RemoteChanges> {
+        self.backend.remote_changes()
     }
 
     /// The fixed-window counters of this store's nodes.

@@ -496,6 +496,33 @@ pub fn select_referencing(
     r.finish()
 }
 
+/// `1` when a record with the given values satisfies every condition. The values stand in
+/// for the collection's table (a CTE of the same name shadows it within the statement), so
+/// a record that is not stored, or no longer is, can be checked against a rule: a delete
+/// another node committed, say. Relations the conditions follow are read as stored.
+pub fn select_satisfied(
+    dialect: &dyn Dialect,
+    collection: &Collection,
+    record: &crate::Row,
+    conditions: &[&FilterPlan],
+) -> Statement {
+    let mut r = Renderer::new(dialect);
+    r.push("WITH ").ident(&collection.name).push(" AS (SELECT ");
+    for (i, field) in collection.fields.iter().enumerate() {
+        if i > 0 {
+            r.push(", ");
+        }
+        let value = record.get(&field.name).unwrap_or(&serde_json::Value::Null);
+        r.bound(crate::values::encode(field, value));
+        dialect.column_type_cast(field, &mut r.sql);
+        r.push(" AS ").ident(&field.name);
+    }
+    r.push(") SELECT 1");
+    r.push_from(collection);
+    r.where_all(conditions, None);
+    r.finish()
+}
+
 /// `INSERT INTO <collection> (<columns>) VALUES (…)`.
 pub fn insert_record(
     dialect: &dyn Dialect,

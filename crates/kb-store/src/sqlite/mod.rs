@@ -276,6 +276,19 @@ impl Reader for SqliteConn<'_> {
             .next())
     }
 
+    fn satisfies(
+        &mut self,
+        collection: &Collection,
+        record: &Row,
+        conditions: &[&FilterPlan],
+        request: &RequestInfo,
+    ) -> Result<bool, StoreError> {
+        let statement = sql::select_satisfied(&Sqlite, collection, record, conditions);
+        let mut stmt = self.prepare(&statement, request)?;
+        let mut rows = stmt.raw_query();
+        Ok(rows.next().map_err(map_err)?.is_some())
+    }
+
     fn get_many(
         &mut self,
         collection: &Collection,
