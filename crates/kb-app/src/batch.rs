@@ -374,7 +374,11 @@ impl App {
             Action::Update(id) | Action::Delete(id) => id.clone(),
             Action::Create | Action::Upsert => new_record_id(&collection, &request.body),
         };
-        match staged.store(self.files(), &collection, &record_id).await {
+        let is_new = !matches!(action, Action::Update(_));
+        match staged
+            .store(self.files(), &collection, &record_id, is_new)
+            .await
+        {
             Ok(files) => stored.extend(files),
             Err(error) => return Step::Fail(error),
         }

@@ -499,7 +499,7 @@ impl App {
             .prepare_create(request, collection.clone(), access, body, None)
             .await?
             .with_uploads(staged.set(), id.clone());
-        let stored = staged.store(self.files(), &collection, &id).await?;
+        let stored = staged.store(self.files(), &collection, &id, true).await?;
         let written = self
             .store
             .write(move |w| {
@@ -533,7 +533,7 @@ impl App {
             .prepare_update(request, collection.clone(), access, id, body, None)
             .await?
             .with_uploads(staged.set());
-        let stored = staged.store(self.files(), &collection, id).await?;
+        let stored = staged.store(self.files(), &collection, id, false).await?;
         let written = self
             .store
             .write(move |w| {

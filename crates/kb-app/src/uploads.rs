@@ -182,20 +182,26 @@ impl Staged {
         self.set.clone()
     }
 
-    /// Store every upload under record `id`; if one cannot be stored, none stays.
+    /// Store every upload under record `id` (a new record's when `is_new`); if one cannot
+    /// be stored, none stays. An id that is no plain name cannot hold files: invalid for a
+    /// new record, and no existing record has one.
     pub(crate) async fn store(
         self,
         files: &FileStorage,
         collection: &Collection,
         id: &str,
+        is_new: bool,
     ) -> AppResult<FileDeletions> {
         let stored = FileDeletions::of(collection, id, self.set.names.iter().cloned());
         if self.is_empty() {
             return Ok(stored);
         }
         if !is_safe_file_name(id) {
+            if !is_new {
+                return Err(AppError::not_found());
+            }
             return Err(AppError::invalid(
-                "Failed to save record.",
+                "Failed to create record.",
                 ValidationErrors::single(
                     "id",
                     FieldError::new("validation_invalid_format", "Invalid value format."),

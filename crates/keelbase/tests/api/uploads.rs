@@ -303,6 +303,20 @@ async fn invalid_uploads_are_refused_and_nothing_is_stored() {
     assert_eq!(body["data"]["one"]["code"], "validation_file_size_limit");
     assert_eq!(stored(&app, &c, &id), before);
 
+    // An id that is no plain name can hold no files (nor is it valid).
+    let form = Form::new()
+        .text("id", "ab/cdefghijklmn")
+        .part("one", file("f.txt", b"f"));
+    let (status, body) = create(&app, form).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["data"],
+        json!({"id": {"code": "validation_invalid_format", "message": "Invalid value format."}})
+    );
+    let (status, _) = update(&app, "ab%2Fc", Form::new().part("one", file("f.txt", b"f"))).await;
+    assert_eq!(status, 404);
+    assert!(staging_is_empty(&app));
+
     // Parts for fields that are not file fields are ignored.
     let form = Form::new()
         .part("title", file("t.txt", b"t"))
