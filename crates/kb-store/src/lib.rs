@@ -8,8 +8,10 @@
 //! SQLite runs them on its writer thread with group commit.
 
 pub mod changes;
+pub mod definition;
 pub mod dialect;
 pub mod logs;
+pub mod postgres;
 pub mod sql;
 pub mod sqlite;
 pub mod values;
