@@ -404,6 +404,7 @@ impl TestApp {
         let server = Server::build(Config {
             http: "127.0.0.1:0".parse().expect("address"),
             data_dir: dir.path().to_owned(),
+            database_url: test_database_url(dir.path()).await,
         })
         .await
         .expect("build the server");
@@ -494,6 +495,81 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        // A stopped app handed its directory (and database) on for a restart.
+        if let Some(name) = self
+            .dir
+            .as_ref()
+            .and_then(|dir| pg_database_name(dir.path()))
+        {
+            drop_pg_database(name);
+        }
+    }
+}
+
+// ---- PostgreSQL (KEELBASE_TEST_DB=postgres) ----
+
+/// The file in a test's data directory naming its PostgreSQL database.
+const PG_DATABASE_MARKER: &str = "pg-database";
+
+fn pg_server_url() -> String {
+    std::env::var("KEELBASE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn pg_database_name(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join(PG_DATABASE_MARKER)).ok()
+}
+
+/// Where a test server keeps its records: `None` (SQLite in the data directory) unless
+/// `KEELBASE_TEST_DB=postgres`, then a fresh database of its own on the local server,
+/// created on first start and kept across restarts of the same data directory.
+async fn test_database_url(dir: &Path) -> Option<String> {
+    if std::env::var("KEELBASE_TEST_DB").ok()? != "postgres" {
+        return None;
+    }
+    let name = match pg_database_name(dir) {
+        Some(name) => name,
+        None => {
+            let name = format!("kb_test_{}", database_suffix(dir));
+            kb_store::postgres::create_database(&format!("{}/test", pg_server_url()), &name)
+                .await
+                .expect("create the test database");
+            std::fs::write(dir.join(PG_DATABASE_MARKER), &name).expect("write the marker");
+            name
+        }
+    };
+    Some(format!("{}/{name}", pg_server_url()))
+}
+
+/// A database-name-safe suffix unique to this data directory.
+fn database_suffix(dir: &Path) -> String {
+    let unique: String = dir
+        .file_name()
+        .map(|name| name.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!("{unique}_{}", std::process::id())
+}
+
+/// Drop a test database from a runtime of its own (`Drop` cannot await), ending the
+/// server's connections that may still be open.
+fn drop_pg_database(name: String) {
+    let dropped = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|rt| {
+                rt.block_on(kb_store::postgres::drop_database(
+                    &format!("{}/test", pg_server_url()),
+                    &name,
+                ))
+            })
+    })
+    .join();
+    if !matches!(dropped, Ok(Ok(Ok(())))) {
+        eprintln!("could not drop a test database");
     }
 }
 
