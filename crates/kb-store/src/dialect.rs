@@ -49,9 +49,10 @@ pub trait Dialect: Send + Sync + 'static {
     /// The dialect's path text for a JSON path, to be bound as a parameter.
     fn json_path(&self, steps: &[kb_query::plan::JsonStep]) -> String;
 
-    /// An ordering comparison (`symbol` is ` > `, ` <= `, …) where a side is a value extracted
-    /// from JSON: numbers must order as numbers, whichever side holds them.
-    fn json_ordering(&self, left: &str, symbol: &str, right: &str, out: &mut String) {
+    /// An ordering comparison (`symbol` is ` > `, ` <= `, …) whose operand types are known
+    /// only when it runs (a value out of JSON, or two bound values): numbers must order as
+    /// numbers, whichever side holds them.
+    fn dynamic_ordering(&self, left: &str, symbol: &str, right: &str, out: &mut String) {
         out.push_str(left);
         out.push_str(symbol);
         out.push_str(right);

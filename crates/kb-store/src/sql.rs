@@ -49,6 +49,15 @@ fn is_empty_value(term: &Term) -> bool {
     ) || matches!(term, Term::Param(ParamSource::Value(PlanValue::Text(t))) if t.is_empty())
 }
 
+/// Whether the operand types of a comparison are known only when it runs: a side is a
+/// value taken out of JSON, or both sides are bound values.
+fn runtime_typed(left: &Term, right: &Term) -> bool {
+    let from_json = |t: &Term| matches!(t, Term::JsonPath { .. } | Term::EachValue(_));
+    from_json(left)
+        || from_json(right)
+        || (matches!(left, Term::Param(_)) && matches!(right, Term::Param(_)))
+}
+
 /// A count as SQL's signed integer (a huge page number must not wrap to a negative offset).
 fn clamp_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -213,10 +222,10 @@ impl<'d> Renderer<'d> {
                     OpKind::Lt => " < ",
                     _ => " <= ",
                 };
-                if matches!(left, Term::JsonPath { .. }) || matches!(right, Term::JsonPath { .. }) {
+                if runtime_typed(left, right) {
                     let l = self.sub(|r| r.term(left));
                     let r = self.sub(|r| r.term(right));
-                    d.json_ordering(&l, symbol, &r, &mut self.sql);
+                    d.dynamic_ordering(&l, symbol, &r, &mut self.sql);
                 } else {
                     self.term(left);
                     self.push(symbol);

@@ -273,6 +273,7 @@ async fn filters_and_sorts_match_sqlite() {
         ("created >= '2024-01-01'", "-created", &["p2", "p1"]),
         ("created > @now", "", &[]),
         ("views < @request.body.n", "id", &["p2", "p3"]),
+        ("@request.body.n < 10 && views > 1", "id", &["p1", "p2"]),
         (
             "geoDistance(place.lon, place.lat, 24.7453, 42.1354) < 150",
             "id",

@@ -121,8 +121,9 @@ impl Dialect for Postgres {
         path
     }
 
-    fn json_ordering(&self, left: &str, symbol: &str, right: &str, out: &mut String) {
-        // Extracted JSON is text here: compare as jsonb, numeric text as a number.
+    fn dynamic_ordering(&self, left: &str, symbol: &str, right: &str, out: &mut String) {
+        // Extracted JSON and untyped parameters are text here: compare as jsonb, numeric
+        // text as a number.
         push_all(
             out,
             &[

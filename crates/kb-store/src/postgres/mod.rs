@@ -81,9 +81,11 @@ fn map_err(error: tokio_postgres::Error) -> StoreError {
             columns: unique_columns(db.detail().unwrap_or_default()),
         };
     }
-    // Values from stored data that a filter cannot compare (a LIKE on a malformed pattern, a
-    // number out of range): a bad request about that data, not a server fault.
+    // Values a filter cannot compare or PostgreSQL cannot hold (a LIKE on a malformed
+    // pattern, a number out of range, a NUL character): a bad request, not a server fault.
     if [
+        SqlState::CHARACTER_NOT_IN_REPERTOIRE,
+        SqlState::UNTRANSLATABLE_CHARACTER,
         SqlState::INVALID_ESCAPE_SEQUENCE,
         SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
         SqlState::INVALID_TEXT_REPRESENTATION,
