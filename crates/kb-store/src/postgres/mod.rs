@@ -28,6 +28,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, config::SslMode};
 
 pub use dialect::{Postgres, ROWID_COLUMN};
+/// The driver this backend speaks through, for tools and tests that inspect the same
+/// database without a second copy of it.
+pub use tokio_postgres;
 
 use crate::sql::{self, Param, Statement};
 use crate::values::{self as shared_values, Clock, RequestInfo};

@@ -462,10 +462,10 @@ impl TestApp {
         self.data_dir().join("data.db")
     }
 
-    /// A read-only SQLite connection on the live database (WAL lets it read alongside the
-    /// server).
-    pub fn db(&self) -> rusqlite::Connection {
-        open_db_read_only(&self.db_path())
+    /// The live database, for the introspection helpers below: a read-only SQLite
+    /// connection (WAL lets it read alongside the server), or the test's PostgreSQL database.
+    pub fn db(&self) -> TestDb {
+        TestDb::open(self.data_dir())
     }
 
     /// Graceful shutdown: stop accepting, finish in-flight requests, close the database.
@@ -578,67 +578,213 @@ pub fn open_db_read_only(path: &Path) -> rusqlite::Connection {
         .expect("open data.db")
 }
 
-// ---- SQLite introspection ----
+// ---- Database introspection (SQLite or PostgreSQL) ----
 
-/// `(name, declared type, pk)` of each column of a table, in order.
-pub fn table_columns(db: &rusqlite::Connection, table: &str) -> Vec<(String, String, bool)> {
-    let mut stmt = db
-        .prepare("SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid")
-        .expect("prepare table_info");
-    stmt.query_map([table], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, i64>(2)? > 0,
-        ))
-    })
-    .expect("query table_info")
-    .map(|r| r.expect("row"))
-    .collect()
+/// The database a test app keeps its records in.
+pub enum TestDb {
+    Sqlite(rusqlite::Connection),
+    /// The URL of the test's PostgreSQL database.
+    Postgres(String),
 }
 
-pub fn column_names(db: &rusqlite::Connection, table: &str) -> Vec<String> {
+impl TestDb {
+    /// The database of the (running or stopped) test app with data directory `dir`.
+    pub fn open(dir: &Path) -> TestDb {
+        match pg_database_name(dir) {
+            Some(name) => TestDb::Postgres(format!("{}/{name}", pg_server_url())),
+            None => TestDb::Sqlite(open_db_read_only(&dir.join("data.db"))),
+        }
+    }
+}
+
+/// Checks that read the SQLite file directly work only there.
+impl std::ops::Deref for TestDb {
+    type Target = rusqlite::Connection;
+    fn deref(&self) -> &rusqlite::Connection {
+        match self {
+            TestDb::Sqlite(db) => db,
+            TestDb::Postgres(_) => panic!("this check reads data.db directly (SQLite only)"),
+        }
+    }
+}
+
+/// Rows of a query on a test's PostgreSQL database, every value as text, run from a runtime
+/// of its own so the synchronous helpers below can be called anywhere.
+fn pg_rows(url: &str, sql: &str, params: &[&str]) -> Vec<Vec<Option<String>>> {
+    use kb_store::postgres::tokio_postgres;
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    let params: Vec<String> = params.iter().map(|p| (*p).to_owned()).collect();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .expect("connect to the test database");
+            tokio::spawn(connection);
+            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+                .iter()
+                .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+                .collect();
+            let rows = client.query(&sql, &params).await.expect("query");
+            rows.iter()
+                .map(|row| (0..row.len()).map(|i| row.get(i)).collect())
+                .collect()
+        })
+    })
+    .join()
+    .expect("the query thread")
+}
+
+/// What the introspection helpers need from a database.
+pub trait Introspect {
+    /// `(name, declared type, pk)` of each column of a table, in order.
+    fn table_columns(&self, table: &str) -> Vec<(String, String, bool)>;
+    /// The `type` of a schema object (`table`, `view`, `index`), if it exists.
+    fn schema_object(&self, name: &str) -> Option<String>;
+    /// Names of the indexes on a table (excluding the primary key's), sorted.
+    fn index_names(&self, table: &str) -> Vec<String>;
+    fn row_count(&self, table: &str) -> i64;
+}
+
+fn quote_table(table: &str) -> String {
+    format!("\"{}\"", table.replace('"', "\"\""))
+}
+
+impl Introspect for rusqlite::Connection {
+    fn table_columns(&self, table: &str) -> Vec<(String, String, bool)> {
+        let mut stmt = self
+            .prepare("SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid")
+            .expect("prepare table_info");
+        stmt.query_map([table], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)? > 0,
+            ))
+        })
+        .expect("query table_info")
+        .map(|r| r.expect("row"))
+        .collect()
+    }
+
+    fn schema_object(&self, name: &str) -> Option<String> {
+        self.query_row(
+            "SELECT type FROM sqlite_master WHERE name = ?1",
+            [name],
+            |row| row.get(0),
+        )
+        .ok()
+    }
+
+    fn index_names(&self, table: &str) -> Vec<String> {
+        let mut stmt = self
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 \
+                 AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
+            )
+            .expect("prepare");
+        stmt.query_map([table], |row| row.get::<_, String>(0))
+            .expect("query")
+            .map(|r| r.expect("row"))
+            .collect()
+    }
+
+    fn row_count(&self, table: &str) -> i64 {
+        self.query_row(
+            &format!("SELECT count(*) FROM {}", quote_table(table)),
+            [],
+            |row| row.get(0),
+        )
+        .expect("count rows")
+    }
+}
+
+impl Introspect for TestDb {
+    fn table_columns(&self, table: &str) -> Vec<(String, String, bool)> {
+        let TestDb::Postgres(url) = self else {
+            return (**self).table_columns(table);
+        };
+        let sql = "SELECT c.column_name::text, c.data_type::text, \
+                   (EXISTS (SELECT 1 FROM information_schema.key_column_usage k \
+                    JOIN information_schema.table_constraints t ON t.constraint_name = k.constraint_name \
+                    WHERE t.constraint_type = 'PRIMARY KEY' AND k.table_name = c.table_name \
+                    AND k.column_name = c.column_name))::text \
+                   FROM information_schema.columns c \
+                   WHERE c.table_schema = 'public' AND c.table_name = $1 AND c.column_name != $2 \
+                   ORDER BY c.ordinal_position";
+        pg_rows(url, sql, &[table, kb_store::postgres::ROWID_COLUMN])
+            .into_iter()
+            .map(|row| {
+                let text = |i: usize| row[i].clone().unwrap_or_default();
+                (text(0), text(1), text(2) == "true")
+            })
+            .collect()
+    }
+
+    fn schema_object(&self, name: &str) -> Option<String> {
+        let TestDb::Postgres(url) = self else {
+            return (**self).schema_object(name);
+        };
+        let sql = "SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' \
+                   WHEN 'i' THEN 'index' ELSE c.relkind::text END \
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                   WHERE n.nspname = 'public' AND c.relname = $1";
+        pg_rows(url, sql, &[name]).into_iter().next()?.remove(0)
+    }
+
+    fn index_names(&self, table: &str) -> Vec<String> {
+        let TestDb::Postgres(url) = self else {
+            return (**self).index_names(table);
+        };
+        let sql = "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public' \
+                   AND tablename = $1 AND indexname NOT LIKE '%\\_pkey' ORDER BY indexname";
+        pg_rows(url, sql, &[table])
+            .into_iter()
+            .filter_map(|mut row| row.remove(0))
+            .collect()
+    }
+
+    fn row_count(&self, table: &str) -> i64 {
+        let TestDb::Postgres(url) = self else {
+            return (**self).row_count(table);
+        };
+        let sql = format!("SELECT count(*)::text FROM {}", quote_table(table));
+        pg_rows(url, &sql, &[])
+            .first()
+            .and_then(|row| row[0].as_deref())
+            .and_then(|n| n.parse().ok())
+            .expect("count rows")
+    }
+}
+
+pub fn table_columns(db: &impl Introspect, table: &str) -> Vec<(String, String, bool)> {
+    db.table_columns(table)
+}
+
+pub fn column_names(db: &impl Introspect, table: &str) -> Vec<String> {
     table_columns(db, table)
         .into_iter()
         .map(|(name, _, _)| name)
         .collect()
 }
 
-/// The `type` of a schema object (`table`, `view`, `index`), if it exists.
-pub fn schema_object(db: &rusqlite::Connection, name: &str) -> Option<String> {
-    db.query_row(
-        "SELECT type FROM sqlite_master WHERE name = ?1",
-        [name],
-        |row| row.get(0),
-    )
-    .ok()
+pub fn schema_object(db: &impl Introspect, name: &str) -> Option<String> {
+    db.schema_object(name)
 }
 
-pub fn table_exists(db: &rusqlite::Connection, name: &str) -> bool {
+pub fn table_exists(db: &impl Introspect, name: &str) -> bool {
     schema_object(db, name).as_deref() == Some("table")
 }
 
-/// Names of the indexes on a table (excluding SQLite's automatic ones).
-pub fn index_names(db: &rusqlite::Connection, table: &str) -> Vec<String> {
-    let mut stmt = db
-        .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 \
-             AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
-        )
-        .expect("prepare");
-    stmt.query_map([table], |row| row.get::<_, String>(0))
-        .expect("query")
-        .map(|r| r.expect("row"))
-        .collect()
+pub fn index_names(db: &impl Introspect, table: &str) -> Vec<String> {
+    db.index_names(table)
 }
 
-pub fn row_count(db: &rusqlite::Connection, table: &str) -> i64 {
-    db.query_row(
-        &format!("SELECT count(*) FROM \"{}\"", table.replace('"', "\"\"")),
-        [],
-        |row| row.get(0),
-    )
-    .expect("count rows")
+pub fn row_count(db: &impl Introspect, table: &str) -> i64 {
+    db.row_count(table)
 }
 
 // ---- JSON helpers ----
