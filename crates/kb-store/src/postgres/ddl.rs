@@ -153,12 +153,13 @@ fn quoted(name: &str) -> String {
     out
 }
 
-/// The column definition of a field: native types, with the same zero values as SQLite's.
+/// The column definition of a field: native types, with the same zero values and text
+/// ordering as SQLite's.
 fn column_def(field: &Field) -> String {
     let name = quoted(&field.name);
     if field.name == "id" {
         return format!(
-            "{name} text PRIMARY KEY DEFAULT ('r' || substr(md5(random()::text), 1, 14)) NOT NULL"
+            "{name} text COLLATE \"C\" PRIMARY KEY DEFAULT ('r' || substr(md5(random()::text), 1, 14)) NOT NULL"
         );
     }
     format!("{name} {}", column_type(field.kind.storage_class()))
@@ -166,7 +167,8 @@ fn column_def(field: &Field) -> String {
 
 fn column_type(class: StorageClass) -> &'static str {
     match class {
-        StorageClass::Text => "text DEFAULT '' NOT NULL",
+        // Byte order, as SQLite's BINARY collation sorts, whatever the server's locale.
+        StorageClass::Text => "text COLLATE \"C\" DEFAULT '' NOT NULL",
         StorageClass::Number => "double precision DEFAULT 0 NOT NULL",
         StorageClass::Bool => "boolean DEFAULT FALSE NOT NULL",
         StorageClass::JsonArray => "jsonb DEFAULT '[]' NOT NULL",

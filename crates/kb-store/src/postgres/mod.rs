@@ -106,42 +106,53 @@ fn pool_err(error: impl std::fmt::Display) -> StoreError {
     StoreError::Database(format!("cannot get a database connection: {error}"))
 }
 
+/// A connection for a job; after `close` the pool refuses, as a closed SQLite executor does.
+async fn connection(pool: &Pool) -> Result<deadpool_postgres::Client, StoreError> {
+    pool.get().await.map_err(|error| match error {
+        deadpool_postgres::PoolError::Closed => StoreError::Closed,
+        other => pool_err(other),
+    })
+}
+
 fn parse_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
     tokio_postgres::Config::from_str(url)
         .map_err(|e| StoreError::Database(format!("invalid database URL: {e}")))
 }
 
 /// TLS when the URL asks for it (`sslmode=require`), verified against the web PKI roots.
-fn manager(config: tokio_postgres::Config) -> Manager {
+fn manager(config: tokio_postgres::Config) -> Result<Manager, StoreError> {
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };
-    if config.get_ssl_mode() == SslMode::Require {
-        let roots =
-            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map(|builder| builder.with_root_certificates(roots).with_no_client_auth());
-        if let Ok(tls) = tls {
-            return Manager::from_config(
-                config,
-                tokio_postgres_rustls::MakeRustlsConnect::new(tls),
-                manager_config,
-            );
-        }
+    if config.get_ssl_mode() != SslMode::Require {
+        return Ok(Manager::from_config(config, NoTls, manager_config));
     }
-    Manager::from_config(config, NoTls, manager_config)
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| StoreError::Database(format!("cannot set up TLS: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Manager::from_config(
+        config,
+        tokio_postgres_rustls::MakeRustlsConnect::new(tls),
+        manager_config,
+    ))
+}
+
+/// A pool of at most `size` connections to the database `url` names.
+fn pool(url: &str, size: usize) -> Result<Pool, StoreError> {
+    Pool::builder(manager(parse_config(url)?)?)
+        .max_size(size)
+        .build()
+        .map_err(pool_err)
 }
 
 /// Run one administrative statement on a fresh connection to `url` (outside any transaction).
 async fn administer(url: &str, statement: &str) -> Result<(), StoreError> {
-    let pool = Pool::builder(manager(parse_config(url)?))
-        .max_size(1)
-        .build()
-        .map_err(pool_err)?;
-    let client = pool.get().await.map_err(pool_err)?;
+    let client = pool(url, 1)?.get().await.map_err(pool_err)?;
     client.batch_execute(statement).await.map_err(map_err)
 }
 
@@ -178,10 +189,7 @@ pub struct PostgresBackend {
 impl PostgresBackend {
     /// Connect to the database `url` names and make sure the system tables exist.
     pub async fn open(url: &str) -> Result<PostgresBackend, StoreError> {
-        let pool = Pool::builder(manager(parse_config(url)?))
-            .max_size(POOL_SIZE)
-            .build()
-            .map_err(pool_err)?;
+        let pool = pool(url, POOL_SIZE)?;
         let client = pool.get().await.map_err(pool_err)?;
         // Concurrent first starts must not race on CREATE … IF NOT EXISTS.
         client
@@ -248,7 +256,7 @@ impl Backend for PostgresBackend {
         let shared = self.shared();
         Box::pin(async move {
             let shared = shared?;
-            let client = shared.pool.get().await.map_err(pool_err)?;
+            let client = connection(&shared.pool).await?;
             let handle = Handle::current();
             tokio::task::spawn_blocking(move || {
                 let mut conn = PgConn::new(&client, handle);
@@ -272,7 +280,7 @@ impl Backend for PostgresBackend {
         Box::pin(async move {
             let shared = shared?;
             let turn = shared.write_turn.clone().lock_owned().await;
-            let client = shared.pool.get().await.map_err(pool_err)?;
+            let client = connection(&shared.pool).await?;
             let handle = Handle::current();
             tokio::task::spawn_blocking(move || {
                 let mut conn = PgConn::new(&client, handle);
