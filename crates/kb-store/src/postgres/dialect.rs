@@ -143,13 +143,27 @@ impl Dialect for Postgres {
     }
 
     fn null_safe_eq(&self, negated: bool, left: &str, right: &str, out: &mut String) {
-        out.push_str(left);
-        out.push_str(if negated {
-            " IS DISTINCT FROM "
+        if negated {
+            push_all(out, &[left, " IS DISTINCT FROM ", right]);
         } else {
-            " IS NOT DISTINCT FROM "
-        });
-        out.push_str(right);
+            // `IS NOT DISTINCT FROM` cannot use an index; this can. It is NULL rather than
+            // false when one side alone is NULL, which the renderer never tells apart: it
+            // only combines comparisons with AND, OR, WHERE and `IS NOT TRUE`.
+            push_all(
+                out,
+                &[
+                    "(",
+                    left,
+                    " = ",
+                    right,
+                    " OR (",
+                    left,
+                    " IS NULL AND ",
+                    right,
+                    " IS NULL))",
+                ],
+            );
+        }
     }
 
     fn like(&self, negated: bool, left: &str, right: &str, out: &mut String) {
@@ -228,6 +242,13 @@ mod tests {
             JsonStep::Key("c\\".into()),
         ]);
         assert_eq!(path, r#"{"a\"b","2","c\\"}"#);
+    }
+
+    #[test]
+    fn equality_stays_indexable() {
+        let mut out = String::new();
+        Postgres.null_safe_eq(false, r#""t"."u""#, "$1", &mut out);
+        assert_eq!(out, r#"("t"."u" = $1 OR ("t"."u" IS NULL AND $1 IS NULL))"#);
     }
 
     #[test]
