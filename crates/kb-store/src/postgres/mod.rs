@@ -191,10 +191,12 @@ impl PostgresBackend {
     pub async fn open(url: &str) -> Result<PostgresBackend, StoreError> {
         let pool = pool(url, POOL_SIZE)?;
         let client = pool.get().await.map_err(pool_err)?;
-        // Concurrent first starts must not race on CREATE … IF NOT EXISTS.
+        // Concurrent first starts must not race on CREATE … IF NOT EXISTS; the notices of a
+        // later start ("already exists, skipping") are noise.
         client
             .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(7302); {} COMMIT;",
+                "BEGIN; SET LOCAL client_min_messages = warning; \
+                 SELECT pg_advisory_xact_lock(7302); {} COMMIT;",
                 ddl::BOOTSTRAP
             ))
             .await
