@@ -494,3 +494,52 @@ async fn collections_settings_and_truncate_persist() {
     let left = pair.pg.read(|r| r.load_collections()).await.unwrap();
     assert_eq!(left.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_job_rolls_back_and_leaves_the_pool_usable() {
+    let (pair, schema) = seeded().await;
+    let pg = pair.pg.clone();
+    let users = users();
+    let panicked = tokio::spawn(async move {
+        pg.write(move |w| {
+            w.insert(&users, &as_row(json!({"id": "u3", "name": "Cy"})))?;
+            if w.count(&users, &[], &RequestInfo::default())? == 3 {
+                panic!("the job fails half-way");
+            }
+            Ok::<_, StoreError>(())
+        })
+        .await
+    })
+    .await;
+    assert!(panicked.is_err_and(|e| e.is_panic()));
+    let rows = pair.list(&schema, "users", "", "id").await;
+    assert_eq!(ids(&rows), ["u1", "u2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_and_reads_all_land() {
+    let (pair, _) = seeded().await;
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let (pg, users) = (pair.pg.clone(), users());
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    let record = as_row(json!({"id": format!("c{i}"), "name": "n"}));
+                    pg.write(move |w| w.insert(&users, &record)).await
+                } else {
+                    pg.read(move |r| r.count(&users, &[], &RequestInfo::default()).map(|_| ()))
+                        .await
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let count = pair
+        .pg
+        .read(|r| r.count(&users(), &[], &RequestInfo::default()))
+        .await
+        .unwrap();
+    assert_eq!(count, 2 + 12);
+}
