@@ -543,3 +543,22 @@ async fn concurrent_writes_and_reads_all_land() {
         .unwrap();
     assert_eq!(count, 2 + 12);
 }
+
+#[tokio::test]
+async fn sslmode_require_insists_on_a_verified_tls_connection() {
+    // The local test server offers TLS with a self-signed certificate (or none at all):
+    // either way `sslmode=require` must refuse rather than fall back to plain text.
+    let url = format!("{}?sslmode=require", server_url());
+    match PostgresBackend::open(&url).await {
+        Err(StoreError::Database(message)) => {
+            assert!(
+                message.contains("certificate")
+                    || message.contains("TLS")
+                    || message.contains("tls"),
+                "{message}"
+            );
+        }
+        Err(other) => panic!("unexpected error {other:?}"),
+        Ok(_) => panic!("connected without a verified certificate"),
+    }
+}
