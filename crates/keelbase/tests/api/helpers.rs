@@ -375,7 +375,7 @@ pub struct TestApp {
     pub su: Client,
     pub su_id: String,
     pub app: Arc<kb_app::App>,
-    dir: Option<TempDir>,
+    dir: Option<DataDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -400,7 +400,8 @@ impl TestApp {
 
     /// Start a server on an existing data directory (a restart when it was used before; the
     /// superuser is only created when missing, so earlier tokens stay valid).
-    pub async fn spawn_in(dir: TempDir) -> TestApp {
+    pub async fn spawn_in(dir: impl Into<DataDir>) -> TestApp {
+        let dir = dir.into();
         let server = Server::build(Config {
             http: "127.0.0.1:0".parse().expect("address"),
             data_dir: dir.path().to_owned(),
@@ -470,7 +471,7 @@ impl TestApp {
 
     /// Graceful shutdown: stop accepting, finish in-flight requests, close the database.
     /// Returns the data directory so a new server can be started on it.
-    pub async fn stop(mut self) -> TempDir {
+    pub async fn stop(mut self) -> DataDir {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -495,12 +496,30 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        // A stopped app handed its directory (and database) on for a restart.
-        if let Some(name) = self
-            .dir
-            .as_ref()
-            .and_then(|dir| pg_database_name(dir.path()))
-        {
+    }
+}
+
+/// A test app's data directory and, on PostgreSQL, its database: both go when this is
+/// dropped (a stopped app hands it on, for a restart or a look at what it left behind).
+pub struct DataDir {
+    dir: TempDir,
+}
+
+impl DataDir {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl From<TempDir> for DataDir {
+    fn from(dir: TempDir) -> Self {
+        DataDir { dir }
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        if let Some(name) = pg_database_name(self.path()) {
             drop_pg_database(name);
         }
     }
