@@ -1,5 +1,5 @@
-//! The PostgreSQL backend against a real server (127.0.0.1:5432, user `postgres`, or
-//! `KEELBASE_TEST_PG_URL`): each test creates its own database and drops it afterwards, and
+//! The PostgreSQL backend against a real server (127.0.0.1:5432, user `postgres`, or the
+//! server URL in `KEELBASE_TEST_PG_URL`): each test creates its own database and drops it afterwards, and
 //! runs the same operations on a SQLite backend to check both hand back the same rows.
 
 use std::sync::Arc;
@@ -11,17 +11,19 @@ use kb_store::sqlite::SqliteBackend;
 use kb_store::{ListQuery, RequestInfo, Row, SortSpec, Store, StoreError};
 use serde_json::{Value, json};
 
+/// The server, without a database (the same variable the API test kit reads).
 fn server_url() -> String {
     std::env::var("KEELBASE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Databases are created and dropped through the `test` database.
+fn admin_url() -> String {
+    database_url("test")
 }
 
 fn database_url(name: &str) -> String {
-    let server = server_url();
-    let base = server
-        .rsplit_once('/')
-        .map_or(server.as_str(), |(base, _)| base);
-    format!("{base}/{name}")
+    format!("{}/{name}", server_url())
 }
 
 /// A fresh database, dropped when this goes out of scope.
@@ -32,7 +34,7 @@ struct TestDatabase {
 impl TestDatabase {
     async fn create() -> TestDatabase {
         let name = format!("kb_store_test_{}", kb_core::id::new_record_id());
-        postgres::create_database(&server_url(), &name)
+        postgres::create_database(&admin_url(), &name)
             .await
             .expect("create the test database");
         TestDatabase { name }
@@ -47,7 +49,7 @@ impl Drop for TestDatabase {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map(|rt| rt.block_on(postgres::drop_database(&server_url(), &name)))
+                .map(|rt| rt.block_on(postgres::drop_database(&admin_url(), &name)))
         })
         .join();
         assert!(matches!(dropped, Ok(Ok(Ok(())))), "drop the test database");
@@ -548,7 +550,7 @@ async fn concurrent_writes_and_reads_all_land() {
 async fn sslmode_require_insists_on_a_verified_tls_connection() {
     // The local test server offers TLS with a self-signed certificate (or none at all):
     // either way `sslmode=require` must refuse rather than fall back to plain text.
-    let url = format!("{}?sslmode=require", server_url());
+    let url = format!("{}?sslmode=require", admin_url());
     match PostgresBackend::open(&url).await {
         Err(StoreError::Database(message)) => {
             assert!(
