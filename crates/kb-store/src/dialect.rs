@@ -10,6 +10,29 @@ pub trait Dialect: Send + Sync + 'static {
         out.push('"');
     }
 
+    /// One column of an index definition, with its collation.
+    fn index_column(
+        &self,
+        column: &str,
+        collation: Option<kb_core::index::Collation>,
+        out: &mut String,
+    ) {
+        self.quote(column, out);
+        if let Some(collation) = collation {
+            out.push_str(" COLLATE ");
+            out.push_str(collation.keyword());
+        }
+    }
+
+    /// `value` is empty (`''` or NULL), or with `negated` it is neither.
+    fn is_empty(&self, negated: bool, value: &str, out: &mut String) {
+        if negated {
+            out.push_str(&format!("({value} != '' AND {value} IS NOT NULL)"));
+        } else {
+            out.push_str(&format!("({value} = '' OR {value} IS NULL)"));
+        }
+    }
+
     /// A table-valued expansion of the JSON array `array` into rows with one text column
     /// reachable through [`Dialect::each_value`], for use after `LEFT JOIN`.
     fn json_each(&self, array: &str, alias: &str, out: &mut String);
@@ -26,6 +49,15 @@ pub trait Dialect: Send + Sync + 'static {
     /// The dialect's path text for a JSON path, to be bound as a parameter.
     fn json_path(&self, steps: &[kb_query::plan::JsonStep]) -> String;
 
+    /// An ordering comparison (`symbol` is ` > `, ` <= `, …) whose operand types are known
+    /// only when it runs (a value out of JSON, or two bound values): numbers must order as
+    /// numbers, whichever side holds them.
+    fn dynamic_ordering(&self, left: &str, symbol: &str, right: &str, out: &mut String) {
+        out.push_str(left);
+        out.push_str(symbol);
+        out.push_str(right);
+    }
+
     /// The number of elements of the JSON array `array` (0 for anything else).
     fn array_length(&self, array: &str, out: &mut String);
 
@@ -40,6 +72,11 @@ pub trait Dialect: Send + Sync + 'static {
 
     /// SQLite-compatible `strftime(format, time, modifiers...)`.
     fn strftime(&self, args: &[String], out: &mut String);
+
+    /// The direction of an ORDER BY entry; NULLs come first in ascending order (SQLite's).
+    fn sort_direction(&self, descending: bool, out: &mut String) {
+        out.push_str(if descending { " DESC" } else { " ASC" });
+    }
 
     /// An expression giving insertion order, for `@rowid` sorts.
     fn rowid(&self, alias: &str, out: &mut String);

@@ -5,13 +5,16 @@
 //!
 //! Jobs are synchronous closures so a backend can run a whole write (rule check, validation
 //! queries, insert, cascade) inside one transaction without holding it across an `.await`;
-//! SQLite runs them on its writer thread with group commit.
+//! SQLite runs them on its writer thread with group commit, PostgreSQL on a blocking thread
+//! holding one pooled connection.
 
 pub mod changes;
 pub mod copy;
 pub mod counters;
+pub mod definition;
 pub mod dialect;
 pub mod logs;
+pub mod postgres;
 pub mod sql;
 pub mod sqlite;
 pub mod values;

@@ -6,6 +6,7 @@
 //! same text and hits the driver's prepared-statement cache.
 
 use kb_core::Collection;
+use kb_core::index::IndexDef;
 use kb_filter::ast::OpKind;
 use kb_query::SortKey;
 use kb_query::plan::{
@@ -13,6 +14,7 @@ use kb_query::plan::{
     Visibility,
 };
 
+use crate::StoreError;
 use crate::dialect::Dialect;
 use crate::values::SqlValue;
 
@@ -45,6 +47,15 @@ fn is_empty_value(term: &Term) -> bool {
         term,
         Term::Null | Term::Param(ParamSource::Value(PlanValue::Null))
     ) || matches!(term, Term::Param(ParamSource::Value(PlanValue::Text(t))) if t.is_empty())
+}
+
+/// Whether the operand types of a comparison are known only when it runs: a side is a
+/// value taken out of JSON, or both sides are bound values.
+fn runtime_typed(left: &Term, right: &Term) -> bool {
+    let from_json = |t: &Term| matches!(t, Term::JsonPath { .. } | Term::EachValue(_));
+    from_json(left)
+        || from_json(right)
+        || (matches!(left, Term::Param(_)) && matches!(right, Term::Param(_)))
 }
 
 /// A count as SQL's signed integer (a huge page number must not wrap to a negative offset).
@@ -192,19 +203,7 @@ impl<'d> Renderer<'d> {
                 } else if empty_left || empty_right {
                     let other = if empty_left { right } else { left };
                     let x = self.sub(|r| r.term(other));
-                    if negated {
-                        self.push("(")
-                            .push(&x)
-                            .push(" != '' AND ")
-                            .push(&x)
-                            .push(" IS NOT NULL)");
-                    } else {
-                        self.push("(")
-                            .push(&x)
-                            .push(" = '' OR ")
-                            .push(&x)
-                            .push(" IS NULL)");
-                    }
+                    d.is_empty(negated, &x, &mut self.sql);
                 } else {
                     let l = self.sub(|r| r.term(left));
                     let r = self.sub(|r| r.term(right));
@@ -223,9 +222,15 @@ impl<'d> Renderer<'d> {
                     OpKind::Lt => " < ",
                     _ => " <= ",
                 };
-                self.term(left);
-                self.push(symbol);
-                self.term(right);
+                if runtime_typed(left, right) {
+                    let l = self.sub(|r| r.term(left));
+                    let r = self.sub(|r| r.term(right));
+                    d.dynamic_ordering(&l, symbol, &r, &mut self.sql);
+                } else {
+                    self.term(left);
+                    self.push(symbol);
+                    self.term(right);
+                }
             }
         }
     }
@@ -394,7 +399,7 @@ pub fn select_records(
     for (i, spec) in sort.iter().enumerate() {
         r.push(if i == 0 { " ORDER BY " } else { ", " });
         r.sort_key(spec.key);
-        r.push(if spec.descending { " DESC" } else { " ASC" });
+        dialect.sort_direction(spec.descending, &mut r.sql);
     }
     if let Some(limit) = limit {
         r.push(" LIMIT ").bound(SqlValue::Integer(clamp_i64(limit)));
@@ -579,4 +584,100 @@ pub fn delete_record(dialect: &dyn Dialect, table: &str, id: &str) -> Statement 
         .push(" = ");
     r.bound(SqlValue::Text(id.to_owned()));
     r.finish()
+}
+
+/// The parsed index definitions of a collection.
+pub fn parsed_indexes(collection: &Collection) -> Result<Vec<IndexDef>, StoreError> {
+    collection
+        .indexes
+        .iter()
+        .map(|text| {
+            IndexDef::parse(text).map_err(|e| StoreError::Invalid(format!("invalid index: {e}")))
+        })
+        .collect()
+}
+
+/// Index DDL rendered from the parsed definition, never from the client's text.
+pub fn create_index(dialect: &dyn Dialect, collection: &Collection, index: &IndexDef) -> String {
+    let mut sql = String::from("CREATE ");
+    if index.unique {
+        sql.push_str("UNIQUE ");
+    }
+    sql.push_str("INDEX ");
+    dialect.quote(&index.name, &mut sql);
+    sql.push_str(" ON ");
+    dialect.quote(&collection.name, &mut sql);
+    sql.push_str(" (");
+    for (i, column) in index.columns.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        dialect.index_column(&column.name, column.collation, &mut sql);
+        if column.descending {
+            sql.push_str(" DESC");
+        }
+    }
+    sql.push(')');
+    if let Some(condition) = &index.where_clause {
+        sql.push_str(" WHERE ");
+        condition.write(&mut sql, |column, out| dialect.quote(column, out));
+    }
+    sql
+}
+
+/// For each top-level item of the (first) select list: is it a `count(...)` aggregate?
+/// Only a hint for field inference; an unusual query just gets `json` fields. Works on bytes
+/// so no input can split a multi-byte character.
+pub fn count_columns(query: &str) -> Vec<bool> {
+    let lower = query.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let Some(start) = lower.find("select") else {
+        return Vec::new();
+    };
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    let mut current = Vec::new();
+    let mut depth = 0usize;
+    let mut i = start + "select".len();
+    while i < bytes.len() {
+        match bytes[i] {
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => {
+                items.push(std::mem::take(&mut current));
+                i += 1;
+                continue;
+            }
+            _ if depth == 0 && bytes[i..].starts_with(b" from ") => break,
+            _ => {}
+        }
+        current.push(bytes[i]);
+        i += 1;
+    }
+    items.push(current);
+    items
+        .iter()
+        .map(|item| {
+            let item = String::from_utf8_lossy(item);
+            item.trim()
+                .trim_start_matches("distinct ")
+                .starts_with("count(")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_columns_finds_top_level_counts() {
+        assert_eq!(
+            count_columns("SELECT id, count(*) as c, lower(x) FROM posts GROUP BY id"),
+            vec![false, true, false]
+        );
+        assert_eq!(
+            count_columns("select (select count(*) from a) as n from b"),
+            vec![false]
+        );
+    }
 }

@@ -86,12 +86,15 @@ pub fn decode(field: &Field, value: SqlValue) -> Value {
             SqlValue::Real(r) => kb_core::number::to_json(r),
             SqlValue::Null => Value::Null,
         },
-        StorageClass::GeoPoint => match value {
-            SqlValue::Text(t) => {
-                serde_json::from_str(&t).unwrap_or_else(|_| serde_json::json!({"lon": 0, "lat": 0}))
-            }
-            _ => serde_json::json!({"lon": 0, "lat": 0}),
-        },
+        StorageClass::GeoPoint => {
+            // Always `{lon, lat}` in that order, whatever order the database keeps the keys in.
+            let point = match value {
+                SqlValue::Text(t) => serde_json::from_str(&t).unwrap_or(Value::Null),
+                _ => Value::Null,
+            };
+            let coordinate = |key: &str| point.get(key).cloned().unwrap_or(Value::from(0));
+            serde_json::json!({"lon": coordinate("lon"), "lat": coordinate("lat")})
+        }
     }
 }
 

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use kb_app::App;
-use kb_store::Store;
+use kb_store::postgres::PostgresBackend;
 use kb_store::sqlite::{SqliteBackend, SqliteLogStore};
+use kb_store::{Backend, Store};
 use tokio::net::TcpListener;
 
 /// Process settings (runtime settings live in the database).
@@ -18,6 +19,9 @@ pub struct Config {
     pub http: SocketAddr,
     /// The data directory (created if missing).
     pub data_dir: PathBuf,
+    /// Where the records live: `None` for `data.db` in the data directory, or a
+    /// `postgres://` URL. Request logs and files stay in the data directory either way.
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,13 +38,20 @@ pub enum StartError {
     Listen(SocketAddr, std::io::Error),
 }
 
-/// Open the application on the data directory (used by `serve` and the admin commands).
-pub async fn open_app(data_dir: &std::path::Path) -> Result<Arc<App>, StartError> {
+/// Open the application on the data directory, with its records in `database_url` when one
+/// is given (used by `serve` and the admin commands).
+pub async fn open_app(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> Result<Arc<App>, StartError> {
     std::fs::create_dir_all(data_dir).map_err(|e| StartError::DataDir(data_dir.to_owned(), e))?;
-    let backend = SqliteBackend::open(&data_dir.join("data.db")).await?;
+    let backend: Arc<dyn Backend> = match database_url {
+        Some(url) => Arc::new(PostgresBackend::open(url).await?),
+        None => Arc::new(SqliteBackend::open(&data_dir.join("data.db")).await?),
+    };
     // Record files live under `<data dir>/storage` unless the settings choose S3.
     let files = kb_files::FileStorage::open_local(data_dir.join("storage"))?;
-    Ok(App::open(Store::new(Arc::new(backend)), Arc::new(files)).await?)
+    Ok(App::open(Store::new(backend), Arc::new(files)).await?)
 }
 
 /// A bound, ready server.
@@ -51,7 +62,7 @@ pub struct Server {
 
 impl Server {
     pub async fn build(config: Config) -> Result<Server, StartError> {
-        let app = open_app(&config.data_dir).await?;
+        let app = open_app(&config.data_dir, config.database_url.as_deref()).await?;
         // Logs go to their own database (PocketBase's auxiliary.db), so writing them never
         // contends with data writes.
         let logs = SqliteLogStore::open(&config.data_dir.join("auxiliary.db")).await?;

@@ -28,6 +28,10 @@ struct DataDir {
         global = true
     )]
     dir: PathBuf,
+    /// Keep records in this PostgreSQL database (`postgres://user@host/db`, add
+    /// `?sslmode=require` for TLS) instead of `data.db` in the data directory.
+    #[arg(long = "db", env = "KEELBASE_DATABASE_URL", global = true)]
+    db: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -104,19 +108,26 @@ async fn main() -> anyhow::Result<()> {
             let server = Server::build(Config {
                 http,
                 data_dir: data.dir.clone(),
+                database_url: data.db.clone(),
             })
             .await
             .context("failed to start")?;
             let addr = server.local_addr();
             let shutdown = shutdown_signal();
+            // The URL may hold a password: name the backend only.
+            let database = if data.db.is_some() {
+                "PostgreSQL"
+            } else {
+                "SQLite"
+            };
             tracing::info!(
-                "Keelbase is serving http://{addr} (REST API: http://{addr}/api/, data: {})",
+                "Keelbase is serving http://{addr} (REST API: http://{addr}/api/, data: {}, records in {database})",
                 data.dir.display()
             );
             server.run(shutdown).await.context("server error")?;
         }
         Command::Superuser { action, data } => {
-            let app = open_app(&data.dir)
+            let app = open_app(&data.dir, data.db.as_deref())
                 .await
                 .context("failed to open the data directory")?;
             match action {

@@ -2,13 +2,13 @@
 //! in-place migration of a table when its collection changes.
 
 use kb_core::field::StorageClass;
-use kb_core::index::IndexDef;
 use kb_core::{Collection, Field};
 use rusqlite::Connection;
 
 use super::{Sqlite, describe_error, map_err};
-use crate::StoreError;
+use crate::definition::StoredCollection;
 use crate::dialect::Dialect;
+use crate::{StoreError, sql};
 
 pub fn bootstrap(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
@@ -83,51 +83,9 @@ pub fn create_table(conn: &Connection, collection: &Collection) -> Result<(), St
     create_indexes(conn, collection)
 }
 
-/// Index DDL rendered from the parsed definition, never from the client's text.
-fn index_sql(collection: &Collection, index: &IndexDef) -> String {
-    let mut sql = String::from("CREATE ");
-    if index.unique {
-        sql.push_str("UNIQUE ");
-    }
-    sql.push_str("INDEX ");
-    sql.push_str(&quoted(&index.name));
-    sql.push_str(" ON ");
-    sql.push_str(&quoted(&collection.name));
-    sql.push_str(" (");
-    for (i, column) in index.columns.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&quoted(&column.name));
-        if let Some(collation) = column.collation {
-            sql.push_str(" COLLATE ");
-            sql.push_str(collation.keyword());
-        }
-        if column.descending {
-            sql.push_str(" DESC");
-        }
-    }
-    sql.push(')');
-    if let Some(condition) = &index.where_clause {
-        sql.push_str(" WHERE ");
-        condition.write(&mut sql, |column, out| Sqlite.quote(column, out));
-    }
-    sql
-}
-
-fn parsed_indexes(collection: &Collection) -> Result<Vec<IndexDef>, StoreError> {
-    collection
-        .indexes
-        .iter()
-        .map(|text| {
-            IndexDef::parse(text).map_err(|e| StoreError::Invalid(format!("invalid index: {e}")))
-        })
-        .collect()
-}
-
 fn create_indexes(conn: &Connection, collection: &Collection) -> Result<(), StoreError> {
-    for index in parsed_indexes(collection)? {
-        conn.execute(&index_sql(collection, &index), [])
+    for index in sql::parsed_indexes(collection)? {
+        conn.execute(&sql::create_index(&Sqlite, collection, &index), [])
             .map_err(|e| StoreError::Index {
                 name: index.name.clone(),
                 message: describe_error(&e),
@@ -137,7 +95,7 @@ fn create_indexes(conn: &Connection, collection: &Collection) -> Result<(), Stor
 }
 
 fn drop_indexes(conn: &Connection, collection: &Collection) -> Result<(), StoreError> {
-    for index in parsed_indexes(collection)? {
+    for index in sql::parsed_indexes(collection)? {
         execute(
             conn,
             &format!("DROP INDEX IF EXISTS {}", quoted(&index.name)),
@@ -274,30 +232,10 @@ fn convert_values(
     }
 }
 
-/// The stored form of a collection: the API JSON split into the columns of `_collections`.
+/// Store a collection definition in `_collections` (insert or replace).
 pub fn save_definition(conn: &Connection, collection: &Collection) -> Result<(), StoreError> {
-    let mut json =
-        serde_json::to_value(collection).map_err(|e| StoreError::Database(e.to_string()))?;
-    let obj = json
-        .as_object_mut()
-        .ok_or_else(|| StoreError::Database("collection is not an object".into()))?;
-    let mut take = |key: &str| obj.remove(key).unwrap_or(serde_json::Value::Null);
-    let fields = take("fields").to_string();
-    let indexes = take("indexes").to_string();
-    let rules: Vec<Option<String>> = [
-        "listRule",
-        "viewRule",
-        "createRule",
-        "updateRule",
-        "deleteRule",
-    ]
-    .iter()
-    .map(|k| take(k).as_str().map(str::to_owned))
-    .collect();
-    for key in ["id", "name", "type", "system", "created", "updated"] {
-        obj.remove(key);
-    }
-    let options = json.to_string();
+    let stored = StoredCollection::from_collection(collection)?;
+    let [list, view, create, update, delete] = &stored.rules;
     conn.prepare_cached(
         r#"INSERT INTO "_collections" ("id","system","type","name","fields","indexes","listRule","viewRule",
              "createRule","updateRule","deleteRule","options","created","updated")
@@ -310,20 +248,20 @@ pub fn save_definition(conn: &Connection, collection: &Collection) -> Result<(),
     )
     .and_then(|mut stmt| {
         stmt.execute(rusqlite::params![
-            collection.id,
-            collection.system,
-            collection.kind.type_name(),
-            collection.name,
-            fields,
-            indexes,
-            rules[0],
-            rules[1],
-            rules[2],
-            rules[3],
-            rules[4],
-            options,
-            collection.created,
-            collection.updated,
+            stored.id,
+            stored.system,
+            stored.kind,
+            stored.name,
+            stored.fields,
+            stored.indexes,
+            list,
+            view,
+            create,
+            update,
+            delete,
+            stored.options,
+            stored.created,
+            stored.updated,
         ])
     })
     .map(|_| ())
@@ -340,43 +278,29 @@ pub fn load_definitions(conn: &Connection) -> Result<Vec<Collection>, StoreError
         .map_err(map_err)?;
     let rows = stmt
         .query_map([], |row| {
-            let mut obj: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(&row.get::<_, String>(11)?).unwrap_or_default();
-            obj.insert("id".into(), row.get::<_, String>(0)?.into());
-            obj.insert("system".into(), row.get::<_, bool>(1)?.into());
-            obj.insert("type".into(), row.get::<_, String>(2)?.into());
-            obj.insert("name".into(), row.get::<_, String>(3)?.into());
-            obj.insert(
-                "fields".into(),
-                serde_json::from_str(&row.get::<_, String>(4)?).unwrap_or_default(),
-            );
-            obj.insert(
-                "indexes".into(),
-                serde_json::from_str(&row.get::<_, String>(5)?).unwrap_or_default(),
-            );
-            for (i, key) in [
-                "listRule",
-                "viewRule",
-                "createRule",
-                "updateRule",
-                "deleteRule",
-            ]
-            .iter()
-            .enumerate()
-            {
-                obj.insert((*key).into(), row.get::<_, Option<String>>(6 + i)?.into());
-            }
-            obj.insert("created".into(), row.get::<_, String>(12)?.into());
-            obj.insert("updated".into(), row.get::<_, String>(13)?.into());
-            Ok(serde_json::Value::Object(obj))
+            Ok(StoredCollection {
+                id: row.get(0)?,
+                system: row.get(1)?,
+                kind: row.get(2)?,
+                name: row.get(3)?,
+                fields: row.get(4)?,
+                indexes: row.get(5)?,
+                rules: [
+                    row.get(6)?,
+                    row.get(7)?,
+                    row.get(8)?,
+                    row.get(9)?,
+                    row.get(10)?,
+                ],
+                options: row.get(11)?,
+                created: row.get(12)?,
+                updated: row.get(13)?,
+            })
         })
         .map_err(map_err)?;
     let mut collections = Vec::new();
     for row in rows {
-        let value = row.map_err(map_err)?;
-        let collection: Collection = serde_json::from_value(value)
-            .map_err(|e| StoreError::Database(format!("corrupt collection definition: {e}")))?;
-        collections.push(collection);
+        collections.push(row.map_err(map_err)?.into_collection()?);
     }
     Ok(collections)
 }

@@ -353,7 +353,7 @@ impl Reader for SqliteConn<'_> {
                 "the view query must not modify anything".into(),
             ));
         }
-        let counts = count_columns(query);
+        let counts = sql::count_columns(query);
         let columns = stmt
             .columns_with_metadata()
             .iter()
@@ -369,46 +369,6 @@ impl Reader for SqliteConn<'_> {
             .collect();
         Ok(columns)
     }
-}
-
-/// For each top-level item of the (first) select list: is it a `count(...)` aggregate?
-/// Only a hint for field inference; an unusual query just gets `json` fields. Works on bytes
-/// so no input can split a multi-byte character.
-fn count_columns(query: &str) -> Vec<bool> {
-    let lower = query.to_ascii_lowercase();
-    let bytes = lower.as_bytes();
-    let Some(start) = lower.find("select") else {
-        return Vec::new();
-    };
-    let mut items: Vec<Vec<u8>> = Vec::new();
-    let mut current = Vec::new();
-    let mut depth = 0usize;
-    let mut i = start + "select".len();
-    while i < bytes.len() {
-        match bytes[i] {
-            b'(' => depth += 1,
-            b')' => depth = depth.saturating_sub(1),
-            b',' if depth == 0 => {
-                items.push(std::mem::take(&mut current));
-                i += 1;
-                continue;
-            }
-            _ if depth == 0 && bytes[i..].starts_with(b" from ") => break,
-            _ => {}
-        }
-        current.push(bytes[i]);
-        i += 1;
-    }
-    items.push(current);
-    items
-        .iter()
-        .map(|item| {
-            let item = String::from_utf8_lossy(item);
-            item.trim()
-                .trim_start_matches("distinct ")
-                .starts_with("count(")
-        })
-        .collect()
 }
 
 impl Writer for SqliteConn<'_> {
@@ -475,22 +435,5 @@ impl Writer for SqliteConn<'_> {
             )
             .map(|_| ())
             .map_err(map_err)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn count_columns_finds_top_level_counts() {
-        assert_eq!(
-            count_columns("SELECT id, count(*) as c, lower(x) FROM posts GROUP BY id"),
-            vec![false, true, false]
-        );
-        assert_eq!(
-            count_columns("select (select count(*) from a) as n from b"),
-            vec![false]
-        );
     }
 }

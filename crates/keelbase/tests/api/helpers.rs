@@ -375,7 +375,7 @@ pub struct TestApp {
     pub su: Client,
     pub su_id: String,
     pub app: Arc<kb_app::App>,
-    dir: Option<TempDir>,
+    dir: Option<DataDir>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -400,10 +400,12 @@ impl TestApp {
 
     /// Start a server on an existing data directory (a restart when it was used before; the
     /// superuser is only created when missing, so earlier tokens stay valid).
-    pub async fn spawn_in(dir: TempDir) -> TestApp {
+    pub async fn spawn_in(dir: impl Into<DataDir>) -> TestApp {
+        let dir = dir.into();
         let server = Server::build(Config {
             http: "127.0.0.1:0".parse().expect("address"),
             data_dir: dir.path().to_owned(),
+            database_url: test_database_url(dir.path()).await,
         })
         .await
         .expect("build the server");
@@ -461,15 +463,15 @@ impl TestApp {
         self.data_dir().join("data.db")
     }
 
-    /// A read-only SQLite connection on the live database (WAL lets it read alongside the
-    /// server).
-    pub fn db(&self) -> rusqlite::Connection {
-        open_db_read_only(&self.db_path())
+    /// The live database, for the introspection helpers below: a read-only SQLite
+    /// connection (WAL lets it read alongside the server), or the test's PostgreSQL database.
+    pub fn db(&self) -> TestDb {
+        TestDb::open(self.data_dir())
     }
 
     /// Graceful shutdown: stop accepting, finish in-flight requests, close the database.
     /// Returns the data directory so a new server can be started on it.
-    pub async fn stop(mut self) -> TempDir {
+    pub async fn stop(mut self) -> DataDir {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -497,72 +499,311 @@ impl Drop for TestApp {
     }
 }
 
+/// A test app's data directory and, on PostgreSQL, its database: both go when this is
+/// dropped (a stopped app hands it on, for a restart or a look at what it left behind).
+pub struct DataDir {
+    dir: TempDir,
+}
+
+impl DataDir {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl From<TempDir> for DataDir {
+    fn from(dir: TempDir) -> Self {
+        DataDir { dir }
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        if let Some(name) = pg_database_name(self.path()) {
+            drop_pg_database(name);
+        }
+    }
+}
+
+// ---- PostgreSQL (KEELBASE_TEST_DB=postgres) ----
+
+/// The file in a test's data directory naming its PostgreSQL database.
+const PG_DATABASE_MARKER: &str = "pg-database";
+
+fn pg_server_url() -> String {
+    std::env::var("KEELBASE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn pg_database_name(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join(PG_DATABASE_MARKER)).ok()
+}
+
+/// Where a test server keeps its records: `None` (SQLite in the data directory) unless
+/// `KEELBASE_TEST_DB=postgres`, then a fresh database of its own on the local server,
+/// created on first start and kept across restarts of the same data directory.
+async fn test_database_url(dir: &Path) -> Option<String> {
+    if std::env::var("KEELBASE_TEST_DB").ok()? != "postgres" {
+        return None;
+    }
+    let name = match pg_database_name(dir) {
+        Some(name) => name,
+        None => {
+            let name = format!("kb_test_{}", database_suffix(dir));
+            kb_store::postgres::create_database(&format!("{}/test", pg_server_url()), &name)
+                .await
+                .expect("create the test database");
+            std::fs::write(dir.join(PG_DATABASE_MARKER), &name).expect("write the marker");
+            name
+        }
+    };
+    Some(format!("{}/{name}", pg_server_url()))
+}
+
+/// A database-name-safe suffix unique to this data directory.
+fn database_suffix(dir: &Path) -> String {
+    let unique: String = dir
+        .file_name()
+        .map(|name| name.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!("{unique}_{}", std::process::id())
+}
+
+/// Drop a test database from a runtime of its own (`Drop` cannot await), ending the
+/// server's connections that may still be open.
+fn drop_pg_database(name: String) {
+    let dropped = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|rt| {
+                rt.block_on(kb_store::postgres::drop_database(
+                    &format!("{}/test", pg_server_url()),
+                    &name,
+                ))
+            })
+    })
+    .join();
+    if !matches!(dropped, Ok(Ok(Ok(())))) {
+        eprintln!("could not drop a test database");
+    }
+}
+
 pub fn open_db_read_only(path: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .expect("open data.db")
 }
 
-// ---- SQLite introspection ----
+// ---- Database introspection (SQLite or PostgreSQL) ----
 
-/// `(name, declared type, pk)` of each column of a table, in order.
-pub fn table_columns(db: &rusqlite::Connection, table: &str) -> Vec<(String, String, bool)> {
-    let mut stmt = db
-        .prepare("SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid")
-        .expect("prepare table_info");
-    stmt.query_map([table], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, i64>(2)? > 0,
-        ))
-    })
-    .expect("query table_info")
-    .map(|r| r.expect("row"))
-    .collect()
+/// The database a test app keeps its records in.
+pub enum TestDb {
+    Sqlite(rusqlite::Connection),
+    /// The URL of the test's PostgreSQL database.
+    Postgres(String),
 }
 
-pub fn column_names(db: &rusqlite::Connection, table: &str) -> Vec<String> {
+impl TestDb {
+    /// The database of the (running or stopped) test app with data directory `dir`.
+    pub fn open(dir: &Path) -> TestDb {
+        match pg_database_name(dir) {
+            Some(name) => TestDb::Postgres(format!("{}/{name}", pg_server_url())),
+            None => TestDb::Sqlite(open_db_read_only(&dir.join("data.db"))),
+        }
+    }
+}
+
+/// Checks that read the SQLite file directly work only there.
+impl std::ops::Deref for TestDb {
+    type Target = rusqlite::Connection;
+    fn deref(&self) -> &rusqlite::Connection {
+        match self {
+            TestDb::Sqlite(db) => db,
+            TestDb::Postgres(_) => panic!("this check reads data.db directly (SQLite only)"),
+        }
+    }
+}
+
+/// Rows of a query on a test's PostgreSQL database, every value as text, run from a runtime
+/// of its own so the synchronous helpers below can be called anywhere.
+fn pg_rows(url: &str, sql: &str, params: &[&str]) -> Vec<Vec<Option<String>>> {
+    use kb_store::postgres::tokio_postgres;
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    let params: Vec<String> = params.iter().map(|p| (*p).to_owned()).collect();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .expect("connect to the test database");
+            tokio::spawn(connection);
+            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+                .iter()
+                .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+                .collect();
+            let rows = client.query(&sql, &params).await.expect("query");
+            rows.iter()
+                .map(|row| (0..row.len()).map(|i| row.get(i)).collect())
+                .collect()
+        })
+    })
+    .join()
+    .expect("the query thread")
+}
+
+/// What the introspection helpers need from a database.
+pub trait Introspect {
+    /// `(name, declared type, pk)` of each column of a table, in order.
+    fn table_columns(&self, table: &str) -> Vec<(String, String, bool)>;
+    /// The `type` of a schema object (`table`, `view`, `index`), if it exists.
+    fn schema_object(&self, name: &str) -> Option<String>;
+    /// Names of the indexes on a table (excluding the primary key's), sorted.
+    fn index_names(&self, table: &str) -> Vec<String>;
+    fn row_count(&self, table: &str) -> i64;
+}
+
+fn quote_table(table: &str) -> String {
+    format!("\"{}\"", table.replace('"', "\"\""))
+}
+
+impl Introspect for rusqlite::Connection {
+    fn table_columns(&self, table: &str) -> Vec<(String, String, bool)> {
+        let mut stmt = self
+            .prepare("SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid")
+            .expect("prepare table_info");
+        stmt.query_map([table], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)? > 0,
+            ))
+        })
+        .expect("query table_info")
+        .map(|r| r.expect("row"))
+        .collect()
+    }
+
+    fn schema_object(&self, name: &str) -> Option<String> {
+        self.query_row(
+            "SELECT type FROM sqlite_master WHERE name = ?1",
+            [name],
+            |row| row.get(0),
+        )
+        .ok()
+    }
+
+    fn index_names(&self, table: &str) -> Vec<String> {
+        let mut stmt = self
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 \
+                 AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
+            )
+            .expect("prepare");
+        stmt.query_map([table], |row| row.get::<_, String>(0))
+            .expect("query")
+            .map(|r| r.expect("row"))
+            .collect()
+    }
+
+    fn row_count(&self, table: &str) -> i64 {
+        self.query_row(
+            &format!("SELECT count(*) FROM {}", quote_table(table)),
+            [],
+            |row| row.get(0),
+        )
+        .expect("count rows")
+    }
+}
+
+impl Introspect for TestDb {
+    fn table_columns(&self, table: &str) -> Vec<(String, String, bool)> {
+        let TestDb::Postgres(url) = self else {
+            return (**self).table_columns(table);
+        };
+        let sql = "SELECT c.column_name::text, c.data_type::text, \
+                   (EXISTS (SELECT 1 FROM information_schema.key_column_usage k \
+                    JOIN information_schema.table_constraints t ON t.constraint_name = k.constraint_name \
+                    WHERE t.constraint_type = 'PRIMARY KEY' AND k.table_name = c.table_name \
+                    AND k.column_name = c.column_name))::text \
+                   FROM information_schema.columns c \
+                   WHERE c.table_schema = 'public' AND c.table_name = $1 AND c.column_name != $2 \
+                   ORDER BY c.ordinal_position";
+        pg_rows(url, sql, &[table, kb_store::postgres::ROWID_COLUMN])
+            .into_iter()
+            .map(|row| {
+                let text = |i: usize| row[i].clone().unwrap_or_default();
+                (text(0), text(1), text(2) == "true")
+            })
+            .collect()
+    }
+
+    fn schema_object(&self, name: &str) -> Option<String> {
+        let TestDb::Postgres(url) = self else {
+            return (**self).schema_object(name);
+        };
+        let sql = "SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' \
+                   WHEN 'i' THEN 'index' ELSE c.relkind::text END \
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                   WHERE n.nspname = 'public' AND c.relname = $1";
+        pg_rows(url, sql, &[name]).into_iter().next()?.remove(0)
+    }
+
+    fn index_names(&self, table: &str) -> Vec<String> {
+        let TestDb::Postgres(url) = self else {
+            return (**self).index_names(table);
+        };
+        let sql = "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public' \
+                   AND tablename = $1 AND indexname NOT LIKE '%\\_pkey' ORDER BY indexname";
+        pg_rows(url, sql, &[table])
+            .into_iter()
+            .filter_map(|mut row| row.remove(0))
+            .collect()
+    }
+
+    fn row_count(&self, table: &str) -> i64 {
+        let TestDb::Postgres(url) = self else {
+            return (**self).row_count(table);
+        };
+        let sql = format!("SELECT count(*)::text FROM {}", quote_table(table));
+        pg_rows(url, &sql, &[])
+            .first()
+            .and_then(|row| row[0].as_deref())
+            .and_then(|n| n.parse().ok())
+            .expect("count rows")
+    }
+}
+
+pub fn table_columns(db: &impl Introspect, table: &str) -> Vec<(String, String, bool)> {
+    db.table_columns(table)
+}
+
+pub fn column_names(db: &impl Introspect, table: &str) -> Vec<String> {
     table_columns(db, table)
         .into_iter()
         .map(|(name, _, _)| name)
         .collect()
 }
 
-/// The `type` of a schema object (`table`, `view`, `index`), if it exists.
-pub fn schema_object(db: &rusqlite::Connection, name: &str) -> Option<String> {
-    db.query_row(
-        "SELECT type FROM sqlite_master WHERE name = ?1",
-        [name],
-        |row| row.get(0),
-    )
-    .ok()
+pub fn schema_object(db: &impl Introspect, name: &str) -> Option<String> {
+    db.schema_object(name)
 }
 
-pub fn table_exists(db: &rusqlite::Connection, name: &str) -> bool {
+pub fn table_exists(db: &impl Introspect, name: &str) -> bool {
     schema_object(db, name).as_deref() == Some("table")
 }
 
-/// Names of the indexes on a table (excluding SQLite's automatic ones).
-pub fn index_names(db: &rusqlite::Connection, table: &str) -> Vec<String> {
-    let mut stmt = db
-        .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 \
-             AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
-        )
-        .expect("prepare");
-    stmt.query_map([table], |row| row.get::<_, String>(0))
-        .expect("query")
-        .map(|r| r.expect("row"))
-        .collect()
+pub fn index_names(db: &impl Introspect, table: &str) -> Vec<String> {
+    db.index_names(table)
 }
 
-pub fn row_count(db: &rusqlite::Connection, table: &str) -> i64 {
-    db.query_row(
-        &format!("SELECT count(*) FROM \"{}\"", table.replace('"', "\"\"")),
-        [],
-        |row| row.get(0),
-    )
-    .expect("count rows")
+pub fn row_count(db: &impl Introspect, table: &str) -> i64 {
+    db.row_count(table)
 }
 
 // ---- JSON helpers ----

@@ -506,7 +506,7 @@ async fn logs_live_in_auxiliary_db_and_queued_ones_survive_shutdown() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(journal, "wal");
-    let data = open_db_read_only(&dir.join("data.db"));
+    let data = TestDb::open(&dir);
     assert!(!table_exists(&data, "_logs"));
     assert!(table_exists(&aux, "_logs"));
     drop((aux, data));
