@@ -228,6 +228,16 @@ impl Dialect for Postgres {
         out.push('$');
         out.push_str(&n.to_string());
     }
+
+    fn column_type_cast(&self, field: &kb_core::Field, out: &mut String) {
+        use kb_core::field::StorageClass;
+        out.push_str(match field.kind.storage_class() {
+            StorageClass::Text => "::text COLLATE \"C\"",
+            StorageClass::Number => "::double precision",
+            StorageClass::Bool => "::boolean",
+            StorageClass::JsonArray | StorageClass::Json | StorageClass::GeoPoint => "::jsonb",
+        });
+    }
 }
 
 #[cfg(test)]

@@ -501,6 +501,17 @@ impl Reader for PgConn<'_> {
             .next())
     }
 
+    fn satisfies(
+        &mut self,
+        collection: &Collection,
+        record: &Row,
+        conditions: &[&FilterPlan],
+        request: &RequestInfo,
+    ) -> Result<bool, StoreError> {
+        let statement = sql::select_satisfied(&Postgres, collection, record, conditions);
+        Ok(!self.query(&statement, request)?.is_empty())
+    }
+
     fn get_many(
         &mut self,
         collection: &Collection,
