@@ -161,17 +161,21 @@ impl App {
                     c
                 })
                 .collect();
-            let to_save = initial.clone();
+            // Another node starting on the same empty database may get there first.
             store
                 .write(move |w| {
-                    for collection in &to_save {
+                    w.lock_schema()?;
+                    let existing = w.load_collections()?;
+                    if !existing.is_empty() {
+                        return Ok::<_, AppError>(existing);
+                    }
+                    for collection in &initial {
                         w.save_collection(collection, None)?;
                     }
                     w.save_settings(&Settings::default())?;
-                    Ok::<_, AppError>(())
+                    Ok(initial)
                 })
-                .await?;
-            initial
+                .await?
         } else {
             collections
         };

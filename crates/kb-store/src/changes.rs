@@ -201,6 +201,10 @@ impl Reader for Recording<'_> {
 }
 
 impl Writer for Recording<'_> {
+    fn lock_schema(&mut self) -> Result<(), StoreError> {
+        self.inner.lock_schema()
+    }
+
     fn insert(&mut self, collection: &Collection, record: &Row) -> Result<(), StoreError> {
         self.inner.insert(collection, record)?;
         self.record(ChangeKind::Create, collection, record);

@@ -154,6 +154,11 @@ pub trait Writer: Reader {
     fn delete_collection(&mut self, collection: &Collection) -> Result<(), StoreError>;
     fn truncate(&mut self, collection: &Collection) -> Result<(), StoreError>;
     fn save_settings(&mut self, settings: &Settings) -> Result<(), StoreError>;
+    /// Wait until no other node is changing collection definitions, and keep them from it
+    /// until this transaction ends (one writer per database has nothing to wait for).
+    fn lock_schema(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 pub type ReadJob = Box<dyn FnOnce(&mut dyn Reader) + Send>;

@@ -44,14 +44,48 @@ pub async fn open_app(
     data_dir: &std::path::Path,
     database_url: Option<&str>,
 ) -> Result<Arc<App>, StartError> {
+    Ok(open(data_dir, database_url).await?.0)
+}
+
+/// The application, and its PostgreSQL backend when it has one.
+async fn open(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> Result<(Arc<App>, Option<Arc<PostgresBackend>>), StartError> {
     std::fs::create_dir_all(data_dir).map_err(|e| StartError::DataDir(data_dir.to_owned(), e))?;
-    let backend: Arc<dyn Backend> = match database_url {
-        Some(url) => Arc::new(PostgresBackend::open(url).await?),
-        None => Arc::new(SqliteBackend::open(&data_dir.join("data.db")).await?),
+    let (backend, postgres): (Arc<dyn Backend>, _) = match database_url {
+        Some(url) => {
+            let postgres = Arc::new(PostgresBackend::open(url).await?);
+            (postgres.clone(), Some(postgres))
+        }
+        None => (
+            Arc::new(SqliteBackend::open(&data_dir.join("data.db")).await?),
+            None,
+        ),
     };
     // Record files live under `<data dir>/storage` unless the settings choose S3.
     let files = kb_files::FileStorage::open_local(data_dir.join("storage"))?;
-    Ok(App::open(Store::new(backend), Arc::new(files)).await?)
+    let app = App::open(Store::new(backend), Arc::new(files)).await?;
+    Ok((app, postgres))
+}
+
+/// Several nodes must see the same files: a node that keeps them in a directory of its own
+/// while other nodes serve the same database says so at start.
+async fn warn_about_local_files(app: &App, postgres: &PostgresBackend) {
+    if app.files().backend_kind() != kb_files::BackendKind::Local {
+        return;
+    }
+    match postgres.other_live_nodes().await {
+        Ok(0) => {}
+        Ok(others) => tracing::warn!(
+            others,
+            storage = %app.files().local_root().display(),
+            "other Keelbase nodes serve this database, but this node keeps record files in \
+             a local directory the others may not see: use S3 storage (settings.s3), or \
+             one directory every node mounts"
+        ),
+        Err(error) => tracing::warn!(%error, "could not count the other nodes"),
+    }
 }
 
 /// A bound, ready server.
@@ -62,7 +96,10 @@ pub struct Server {
 
 impl Server {
     pub async fn build(config: Config) -> Result<Server, StartError> {
-        let app = open_app(&config.data_dir, config.database_url.as_deref()).await?;
+        let (app, postgres) = open(&config.data_dir, config.database_url.as_deref()).await?;
+        if let Some(postgres) = &postgres {
+            warn_about_local_files(&app, postgres).await;
+        }
         // Logs go to their own database (PocketBase's auxiliary.db), so writing them never
         // contends with data writes.
         let logs = SqliteLogStore::open(&config.data_dir.join("auxiliary.db")).await?;

@@ -7,6 +7,7 @@
 //! run one at a time in `BEGIN … COMMIT`, so after-commit hooks fire in commit order as on
 //! SQLite, and a job's future resolves only after its `COMMIT` returned.
 
+mod cluster;
 mod ddl;
 mod dialect;
 mod values;
@@ -35,9 +36,12 @@ pub use tokio_postgres;
 use crate::sql::{self, Param, Statement};
 use crate::values::{self as shared_values, Clock, RequestInfo};
 use crate::{
-    Backend, BoxFuture, ListQuery, Outcome, ReadJob, Reader, Row, StoreError, ViewColumn, WriteJob,
-    Writer,
+    Backend, BoxFuture, ChangeKind, ListQuery, Outcome, ReadJob, Reader, Row, StoreError,
+    ViewColumn, WriteJob, Writer,
 };
+
+/// The advisory lock that serialises collection changes across nodes.
+const SCHEMA_LOCK: i64 = 7303;
 
 /// Connections per pool: enough for concurrent readers next to the one writer.
 const POOL_SIZE: usize = 16;
@@ -127,6 +131,15 @@ fn manager(config: tokio_postgres::Config) -> Result<Manager, StoreError> {
     if config.get_ssl_mode() != SslMode::Require {
         return Ok(Manager::from_config(config, NoTls, manager_config));
     }
+    Ok(Manager::from_config(
+        config,
+        tls_connector()?,
+        manager_config,
+    ))
+}
+
+/// Connections with TLS, verified against the web PKI roots.
+fn tls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
     let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
@@ -135,11 +148,7 @@ fn manager(config: tokio_postgres::Config) -> Result<Manager, StoreError> {
     .map_err(|e| StoreError::Database(format!("cannot set up TLS: {e}")))?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    Ok(Manager::from_config(
-        config,
-        tokio_postgres_rustls::MakeRustlsConnect::new(tls),
-        manager_config,
-    ))
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
 }
 
 /// A pool of at most `size` connections to the database `url` names.
@@ -180,6 +189,9 @@ struct Shared {
     pool: Pool,
     /// Held for a whole write job: one writer at a time, as on SQLite.
     write_turn: Arc<tokio::sync::Mutex<()>>,
+    /// This process among the nodes on the database (its own announcements are not news).
+    node: String,
+    config: tokio_postgres::Config,
 }
 
 pub struct PostgresBackend {
@@ -196,18 +208,31 @@ impl PostgresBackend {
         client
             .batch_execute(&format!(
                 "BEGIN; SET LOCAL client_min_messages = warning; \
-                 SELECT pg_advisory_xact_lock(7302); {} COMMIT;",
-                ddl::BOOTSTRAP
+                 SELECT pg_advisory_xact_lock(7302); {} {} COMMIT;",
+                ddl::BOOTSTRAP,
+                cluster::BOOTSTRAP
             ))
             .await
             .map_err(map_err)?;
         drop(client);
+        let node = kb_core::id::new_record_id();
+        // Other nodes see this one from its start.
+        cluster::beat(&pool, &node).await?;
+        tokio::spawn(cluster::heartbeat(pool.clone(), node.clone()));
         Ok(PostgresBackend {
             shared: Mutex::new(Some(Arc::new(Shared {
                 pool,
                 write_turn: Arc::new(tokio::sync::Mutex::new(())),
+                node,
+                config: parse_config(url)?,
             }))),
         })
+    }
+
+    /// How many other nodes on this database are alive now.
+    pub async fn other_live_nodes(&self) -> Result<u64, StoreError> {
+        let shared = self.shared()?;
+        cluster::other_live_nodes(&shared.pool, &shared.node).await
     }
 
     fn shared(&self) -> Result<Arc<Shared>, StoreError> {
@@ -239,6 +264,11 @@ fn in_transaction<T>(
         }
     };
     if commit && !conn.failed.get() {
+        let announced = std::mem::take(&mut conn.announced);
+        if let Err(error) = cluster::announce(conn, conn.node, announced) {
+            conn.batch("ROLLBACK")?;
+            return Err(error);
+        }
         conn.batch("COMMIT")?;
         Ok(value)
     } else {
@@ -261,7 +291,7 @@ impl Backend for PostgresBackend {
             let client = connection(&shared.pool).await?;
             let handle = Handle::current();
             tokio::task::spawn_blocking(move || {
-                let mut conn = PgConn::new(&client, handle);
+                let mut conn = PgConn::new(&client, handle, &shared.node);
                 in_transaction(
                     &mut conn,
                     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
@@ -285,7 +315,7 @@ impl Backend for PostgresBackend {
             let client = connection(&shared.pool).await?;
             let handle = Handle::current();
             tokio::task::spawn_blocking(move || {
-                let mut conn = PgConn::new(&client, handle);
+                let mut conn = PgConn::new(&client, handle, &shared.node);
                 let outcome = in_transaction(&mut conn, "BEGIN", |conn| match job(conn) {
                     Outcome::Commit(hook) => (true, hook),
                     Outcome::Rollback => (false, None),
@@ -312,9 +342,29 @@ impl Backend for PostgresBackend {
             if let Some(shared) = shared {
                 // Wait for the write in progress, then refuse new connections.
                 let _turn = shared.write_turn.lock().await;
+                cluster::leave(&shared.pool, &shared.node).await;
                 shared.pool.close();
             }
         })
+    }
+
+    fn shared_counters(&self) -> Option<Arc<dyn crate::Counters>> {
+        let shared = self.shared().ok()?;
+        Some(Arc::new(cluster::SharedCounters {
+            pool: shared.pool.clone(),
+        }))
+    }
+
+    fn remote_changes(&self) -> Option<crate::RemoteChanges> {
+        let shared = self.shared().ok()?;
+        let (changes, heard) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(cluster::listen(
+            shared.config.clone(),
+            shared.pool.clone(),
+            shared.node.clone(),
+            changes,
+        ));
+        Some(heard)
     }
 }
 
@@ -326,15 +376,27 @@ pub(crate) struct PgConn<'c> {
     failed: Flag<bool>,
     /// The job ran DDL: statements cached on other connections may be stale after commit.
     schema_changed: bool,
+    /// This node, and what the transaction will announce to the other nodes at commit.
+    node: &'c str,
+    announced: Vec<cluster::Announced>,
 }
 
 impl<'c> PgConn<'c> {
-    fn new(client: &'c deadpool_postgres::Client, handle: Handle) -> Self {
+    fn new(client: &'c deadpool_postgres::Client, handle: Handle, node: &'c str) -> Self {
         PgConn {
             client,
             handle,
             failed: Flag::new(false),
             schema_changed: false,
+            node,
+            announced: Vec::new(),
+        }
+    }
+
+    /// Note a collection or settings change for the other nodes (once per transaction).
+    fn announce_once(&mut self, change: cluster::Announced) {
+        if !self.announced.contains(&change) {
+            self.announced.push(change);
         }
     }
 
@@ -626,8 +688,13 @@ impl PgConn<'_> {
 impl Writer for PgConn<'_> {
     fn insert(&mut self, collection: &Collection, record: &Row) -> Result<(), StoreError> {
         let columns = Self::columns(collection, record);
-        self.execute(&sql::insert_record(&Postgres, &collection.name, &columns))
-            .map(|_| ())
+        self.execute(&sql::insert_record(&Postgres, &collection.name, &columns))?;
+        self.announced.push(cluster::Announced::record(
+            ChangeKind::Create,
+            &collection.id,
+            record,
+        ));
+        Ok(())
     }
 
     fn update(
@@ -642,13 +709,29 @@ impl Writer for PgConn<'_> {
             &collection.name,
             id,
             &columns,
-        ))
-        .map(|_| ())
+        ))?;
+        self.announced.push(cluster::Announced::record(
+            ChangeKind::Update,
+            &collection.id,
+            record,
+        ));
+        Ok(())
     }
 
     fn delete(&mut self, collection: &Collection, id: &str) -> Result<bool, StoreError> {
-        self.execute(&sql::delete_record(&Postgres, &collection.name, id))
-            .map(|n| n > 0)
+        // Other nodes check their subscribers against the record as it was.
+        let Some(record) = self.get(collection, id, &[], &RequestInfo::default())? else {
+            return Ok(false);
+        };
+        let deleted = self.execute(&sql::delete_record(&Postgres, &collection.name, id))? > 0;
+        if deleted {
+            self.announced.push(cluster::Announced::record(
+                ChangeKind::Delete,
+                &collection.id,
+                &record,
+            ));
+        }
+        Ok(deleted)
     }
 
     fn save_collection(
@@ -657,7 +740,9 @@ impl Writer for PgConn<'_> {
         old: Option<&Collection>,
     ) -> Result<(), StoreError> {
         ddl::apply_collection(self, new, old)?;
-        ddl::save_definition(self, new)
+        ddl::save_definition(self, new)?;
+        self.announce_once(cluster::Announced::Schema);
+        Ok(())
     }
 
     fn delete_collection(&mut self, collection: &Collection) -> Result<(), StoreError> {
@@ -665,14 +750,19 @@ impl Writer for PgConn<'_> {
         self.execute_typed(
             r#"DELETE FROM "_collections" WHERE "id" = $1"#,
             &[&collection.id],
-        )
-        .map(|_| ())
+        )?;
+        self.announce_once(cluster::Announced::Schema);
+        Ok(())
     }
 
     fn truncate(&mut self, collection: &Collection) -> Result<(), StoreError> {
         // DELETE rather than TRUNCATE: it is transactional for concurrent snapshots too.
         self.execute_typed(&format!("DELETE FROM {}", quoted(&collection.name)), &[])
             .map(|_| ())
+    }
+
+    fn lock_schema(&mut self) -> Result<(), StoreError> {
+        self.batch(&format!("SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
     }
 
     fn save_settings(&mut self, settings: &Settings) -> Result<(), StoreError> {
@@ -683,7 +773,8 @@ impl Writer for PgConn<'_> {
             r#"INSERT INTO "_params" ("id","value","created","updated") VALUES ('settings', $1, $2, $2)
                ON CONFLICT ("id") DO UPDATE SET "value" = excluded."value", "updated" = excluded."updated""#,
             &[&value, &now],
-        )
-        .map(|_| ())
+        )?;
+        self.announce_once(cluster::Announced::Settings);
+        Ok(())
     }
 }

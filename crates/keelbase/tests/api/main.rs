@@ -10,6 +10,7 @@ mod auth;
 mod bad_input;
 mod batch;
 mod cli;
+mod cluster;
 mod collections;
 mod durability;
 mod expand_fields;

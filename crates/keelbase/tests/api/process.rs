@@ -66,6 +66,8 @@ pub struct ServeProcess {
     pub base: String,
     /// The log line that announced the address.
     pub serving_line: String,
+    /// What the server printed before that line.
+    pub startup_lines: Vec<String>,
     lines: mpsc::Receiver<String>,
 }
 
@@ -110,6 +112,7 @@ impl ServeProcess {
                             child: Some(child),
                             base,
                             serving_line: line,
+                            startup_lines: seen,
                             lines: rx,
                         };
                     }

@@ -32,12 +32,17 @@ pub(crate) struct Sse {
 
 impl Sse {
     pub(crate) async fn open(app: &TestApp) -> Sse {
-        Sse::open_with(&http_client(), app).await
+        Sse::open_with(&http_client(), app.base()).await
     }
 
-    async fn open_with(http: &reqwest::Client, app: &TestApp) -> Sse {
+    /// A stream from the server at `base`.
+    pub(crate) async fn open_at(base: &str) -> Sse {
+        Sse::open_with(&http_client(), base).await
+    }
+
+    async fn open_with(http: &reqwest::Client, base: &str) -> Sse {
         let response = http
-            .get(format!("{}/api/realtime", app.base()))
+            .get(format!("{base}/api/realtime"))
             .send()
             .await
             .expect("connect");
