@@ -172,7 +172,9 @@ fn column_type(class: StorageClass) -> &'static str {
         StorageClass::Number => "double precision DEFAULT 0 NOT NULL",
         StorageClass::Bool => "boolean DEFAULT FALSE NOT NULL",
         StorageClass::JsonArray => "jsonb DEFAULT '[]' NOT NULL",
-        StorageClass::Json => "jsonb DEFAULT NULL",
+        // Text, not jsonb: a JSON field gives back exactly what was stored (jsonb would
+        // reorder object keys and drop duplicates); filters parse it as they read it.
+        StorageClass::Json => "text DEFAULT NULL",
         StorageClass::GeoPoint => "jsonb DEFAULT '{\"lon\":0,\"lat\":0}' NOT NULL",
     }
 }

@@ -233,9 +233,10 @@ impl Dialect for Postgres {
         use kb_core::field::StorageClass;
         out.push_str(match field.kind.storage_class() {
             StorageClass::Text => "::text COLLATE \"C\"",
+            StorageClass::Json => "::text",
             StorageClass::Number => "::double precision",
             StorageClass::Bool => "::boolean",
-            StorageClass::JsonArray | StorageClass::Json | StorageClass::GeoPoint => "::jsonb",
+            StorageClass::JsonArray | StorageClass::GeoPoint => "::jsonb",
         });
     }
 }
