@@ -3,7 +3,10 @@
 #
 #   run.sh pocketbase   start the reference PocketBase 0.40.6 on a free port, run the suite, stop it
 #   run.sh keelbase     start Keelbase (${KEELBASE_BIN:-<repo>/target/debug/keelbase}) with a fresh
-#                       data dir and superuser, run the suite, stop it and remove the data dir
+#                       data dir and superuser, run the suite, stop it and remove the data dir;
+#                       with COMPAT_DB=postgres its records go to a fresh PostgreSQL database
+#                       (on KEELBASE_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432),
+#                       dropped afterwards
 #   run.sh URL          run the suite against an already running server (e.g. http://127.0.0.1:8090)
 #
 # Any further arguments go to `node --test`, e.g. `run.sh pocketbase --test-name-pattern=expand`.
@@ -18,7 +21,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 target=${1:-}
 if [ -z "$target" ]; then
-  sed -n '2,12p' "$0" >&2
+  sed -n '2,17p' "$0" >&2
   exit 2
 fi
 shift
@@ -90,6 +93,8 @@ case "$target" in
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/keelbase-compat.XXXXXX")
     logf=$(mktemp "${TMPDIR:-/tmp}/keelbase-compat-log.XXXXXX")
     pid=
+    pg_server=${KEELBASE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}
+    pg_db=
     cleanup() {
       if [ -n "$pid" ]; then
         kill "$pid" 2>/dev/null || true
@@ -97,10 +102,21 @@ case "$target" in
         kill -9 "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
       fi
+      if [ -n "$pg_db" ]; then
+        psql -q "$pg_server/test" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null || true
+      fi
       rm -rf "$tmp" "$logf"
     }
     trap cleanup EXIT
     trap 'exit 130' INT TERM
+    if [ "${COMPAT_DB:-sqlite}" = postgres ]; then
+      command -v psql >/dev/null || { log "psql is required for COMPAT_DB=postgres"; exit 2; }
+      pg_db="kb_compat_$$"
+      psql -q "$pg_server/test" -c "CREATE DATABASE $pg_db" >/dev/null \
+        || { log "could not create database $pg_db"; exit 2; }
+      export KEELBASE_DATABASE_URL="$pg_server/$pg_db"
+      log "records in PostgreSQL database $pg_db"
+    fi
     if ! "$bin" superuser upsert "$KB_SU_EMAIL" "$KB_SU_PASSWORD" --dir "$tmp" >"$logf" 2>&1; then
       log "superuser upsert failed:"; cat "$logf" >&2; exit 2
     fi
@@ -127,7 +143,7 @@ case "$target" in
     ;;
 
   *)
-    sed -n '2,12p' "$0" >&2
+    sed -n '2,17p' "$0" >&2
     exit 2
     ;;
 esac
