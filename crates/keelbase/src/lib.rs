@@ -88,6 +88,36 @@ async fn warn_about_local_files(app: &App, postgres: &PostgresBackend) {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("there is no Keelbase database at {0}")]
+    NoSource(PathBuf),
+    #[error("cannot open a database: {0}")]
+    Store(#[from] kb_store::StoreError),
+    #[error(transparent)]
+    Copy(#[from] kb_store::copy::CopyError),
+}
+
+/// Copy the SQLite Keelbase in `data_dir` (schema, records with their ids and password
+/// hashes, file names, settings) into the empty PostgreSQL database `database_url`, and
+/// check that every table has as many records on both sides. The source is only read; the
+/// files stay in its `storage` directory.
+pub async fn migrate_data(
+    data_dir: &std::path::Path,
+    database_url: &str,
+) -> Result<kb_store::copy::CopyReport, MigrateError> {
+    let source_file = data_dir.join("data.db");
+    if !source_file.is_file() {
+        return Err(MigrateError::NoSource(source_file));
+    }
+    let source = Store::new(Arc::new(SqliteBackend::open(&source_file).await?));
+    let target = Store::new(Arc::new(PostgresBackend::open(database_url).await?));
+    let copied = kb_store::copy::copy_database(&source, &target).await;
+    source.close().await;
+    target.close().await;
+    Ok(copied?)
+}
+
 /// A bound, ready server.
 pub struct Server {
     listener: TcpListener,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use keelbase::{Config, Server, open_app};
+use keelbase::{Config, Server, migrate_data, open_app};
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +50,15 @@ enum Command {
         action: SuperuserAction,
         #[command(flatten)]
         data: DataDir,
+    },
+    /// Copy a SQLite Keelbase into an empty PostgreSQL database (the source is only read).
+    MigrateData {
+        /// The data directory to copy from.
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL database to copy into (`postgres://user@host/db`).
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -125,6 +134,17 @@ async fn main() -> anyhow::Result<()> {
                 data.dir.display()
             );
             server.run(shutdown).await.context("server error")?;
+        }
+        Command::MigrateData { from, to } => {
+            let report = migrate_data(&from, &to).await.context("migration failed")?;
+            for (collection, records) in &report.collections {
+                println!("{collection}: {records} records");
+            }
+            println!(
+                "Copied and verified. Record files stay in {}: give every node that directory, \
+                 or move them to S3.",
+                from.join("storage").display()
+            );
         }
         Command::Superuser { action, data } => {
             let app = open_app(&data.dir, data.db.as_deref())

@@ -20,12 +20,12 @@ fn server_url() -> String {
 }
 
 /// A fresh database for one test, dropped afterwards (with the nodes' connections).
-struct Database {
+pub(crate) struct Database {
     name: String,
 }
 
 impl Database {
-    async fn create() -> Database {
+    pub(crate) async fn create() -> Database {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
@@ -37,7 +37,7 @@ impl Database {
         Database { name }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("{}/{}", server_url(), self.name)
     }
 }

@@ -18,6 +18,7 @@ mod files;
 mod filters;
 mod health;
 mod logs;
+mod migrate;
 mod oauth2;
 mod realtime;
 mod records;

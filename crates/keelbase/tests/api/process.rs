@@ -21,6 +21,7 @@ pub fn command() -> Command {
     cmd.env_remove("KEELBASE_HTTP")
         .env_remove("KEELBASE_DIR")
         .env_remove("KEELBASE_LOG")
+        .env_remove("KEELBASE_DATABASE_URL")
         .env("NO_COLOR", "1");
     cmd
 }
