@@ -138,6 +138,8 @@ pub struct App {
     pub(crate) oauth2_names: Mutex<crate::oauth2::PendingNames>,
     /// Realtime (SSE) clients and their subscriptions.
     pub realtime: Arc<crate::realtime::Realtime>,
+    /// OAuth2 redirects passed to other nodes, waiting for their answer.
+    pub(crate) deliveries: crate::remote::Deliveries,
     /// Request logs, written in the background to their own store (see `logs`).
     pub logs: crate::logs::Logs,
     /// Record files (local disk or S3, following `settings.s3`; see `files`).
@@ -191,6 +193,7 @@ impl App {
             outbox,
             oauth2_names: Mutex::new(Default::default()),
             realtime: Arc::default(),
+            deliveries: Default::default(),
             logs: Default::default(),
             files,
         });

@@ -1,10 +1,15 @@
 //! What other nodes on the same database commit, acted on here: their collection and
 //! settings changes replace this node's cached ones at once, and their record changes reach
-//! this node's realtime clients, in the order the database committed them.
+//! this node's realtime clients, in the order the database committed them. Nodes also pass
+//! an OAuth2 redirect to the node that holds the browser's realtime stream.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kb_store::RemoteChange;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
@@ -49,6 +54,79 @@ async fn apply(app: &Arc<App>, change: RemoteChange) -> AppResult<()> {
             collection_id,
             record,
         } => deliver_remote(app, kind, &collection_id, record).await?,
+        RemoteChange::Message(message) => on_message(app, &message).await?,
+    }
+    Ok(())
+}
+
+/// How long a node waits for another to say it delivered an OAuth2 redirect.
+const DELIVERY_WAIT: Duration = Duration::from_secs(2);
+
+/// Outstanding OAuth2 redirects passed to other nodes, by reply id.
+pub(crate) type Deliveries =
+    parking_lot::Mutex<std::collections::HashMap<String, oneshot::Sender<bool>>>;
+
+impl App {
+    /// `/api/oauth2-redirect`: pass the provider's answer to the realtime client named by
+    /// `state`, on this node or, when it is not here, on whichever node holds its stream.
+    /// Whether it was delivered with a code and no error.
+    pub async fn oauth2_redirect(&self, ip: IpAddr, state: &str, code: &str, error: &str) -> bool {
+        if state.is_empty() || self.realtime.client(state).is_some() {
+            return self.realtime.oauth2_redirect(&ip, state, code, error);
+        }
+        let reply = kb_core::id::new_record_id();
+        let message = json!({"oauth2Redirect": {
+            "ip": ip.to_string(), "state": state, "code": code, "error": error, "reply": reply,
+        }});
+        let Some(publish) = self.store.publish(message) else {
+            return false;
+        };
+        let (done, delivered) = oneshot::channel();
+        self.deliveries.lock().insert(reply.clone(), done);
+        let delivered = match publish.await {
+            Ok(()) => matches!(
+                tokio::time::timeout(DELIVERY_WAIT, delivered).await,
+                Ok(Ok(true))
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "could not pass an OAuth2 redirect to the other nodes");
+                false
+            }
+        };
+        self.deliveries.lock().remove(&reply);
+        delivered
+    }
+}
+
+/// A message from another node: an OAuth2 redirect for a client that may be here, or the
+/// answer to one this node passed on.
+async fn on_message(app: &Arc<App>, message: &Value) -> AppResult<()> {
+    let text = |value: &Value, key: &str| value[key].as_str().unwrap_or_default().to_owned();
+    if let Some(redirect) = message.get("oauth2Redirect") {
+        let state = text(redirect, "state");
+        let Ok(ip) = text(redirect, "ip").parse::<IpAddr>() else {
+            return Ok(());
+        };
+        if app.realtime.client(&state).is_none() {
+            return Ok(());
+        }
+        let delivered = app.realtime.oauth2_redirect(
+            &ip,
+            &state,
+            &text(redirect, "code"),
+            &text(redirect, "error"),
+        );
+        let answer =
+            json!({"oauth2Delivered": {"reply": text(redirect, "reply"), "ok": delivered}});
+        if let Some(publish) = app.store.publish(answer) {
+            publish.await?;
+        }
+    } else if let Some(answer) = message.get("oauth2Delivered") {
+        let waiting = app.deliveries.lock().remove(&text(answer, "reply"));
+        if let Some(done) = waiting {
+            // The requester may have stopped waiting.
+            let _ = done.send(answer["ok"].as_bool() == Some(true));
+        }
     }
     Ok(())
 }

@@ -195,7 +195,12 @@ pub async fn set_subscriptions(
 
 /// The OAuth2 redirect: deliver `state`/`code`/`error` to the realtime client named by
 /// `state`, then send the browser to the UI's success or failure page.
-fn oauth2_redirect(app: &App, ip: IpAddr, fields: &Map<String, Value>, post: bool) -> Response {
+async fn oauth2_redirect(
+    app: &App,
+    ip: IpAddr,
+    fields: &Map<String, Value>,
+    post: bool,
+) -> Response {
     let text = |key: &str| fields.get(key).and_then(form_text).unwrap_or_default();
     // Apple sends the user's name only here, on the first consent; keep it for the
     // exchange of this code.
@@ -204,8 +209,8 @@ fn oauth2_redirect(app: &App, ip: IpAddr, fields: &Map<String, Value>, post: boo
         app.remember_oauth2_name(&text("code"), &user);
     }
     let success = app
-        .realtime
-        .oauth2_redirect(&ip, &text("state"), &text("code"), &text("error"));
+        .oauth2_redirect(ip, &text("state"), &text("code"), &text("error"))
+        .await;
     let location = if success {
         REDIRECT_SUCCESS
     } else {
@@ -225,7 +230,7 @@ pub async fn oauth2_redirect_get(
     ClientIp(ip): ClientIp,
     params: Params,
 ) -> Response {
-    oauth2_redirect(&app, ip, &params.meta.query, false)
+    oauth2_redirect(&app, ip, &params.meta.query, false).await
 }
 
 /// `POST /api/oauth2-redirect` with a form (or JSON) body; the query is not read.
@@ -235,7 +240,7 @@ pub async fn oauth2_redirect_post(
     body: JsonBody,
 ) -> Response {
     let fields = body.0.unwrap_or_default();
-    oauth2_redirect(&app, ip, &fields, true)
+    oauth2_redirect(&app, ip, &fields, true).await
 }
 
 #[cfg(test)]

@@ -188,6 +188,11 @@ pub trait Backend: Send + Sync + 'static {
     fn remote_changes(&self) -> Option<RemoteChanges> {
         None
     }
+    /// Send `message` to every other node on this database (they hear it as
+    /// [`RemoteChange::Message`]); `None` when no other node can exist.
+    fn publish(&self, _message: Value) -> Option<BoxFuture<'static, Result<(), StoreError>>> {
+        None
+    }
 }
 
 /// A change another node committed.
@@ -204,6 +209,8 @@ pub enum RemoteChange {
     Schema,
     /// The settings changed.
     Settings,
+    /// A message the application sent to the other nodes ([`Store::publish`]).
+    Message(Value),
 }
 
 pub type RemoteChanges = tokio::sync::mpsc::UnboundedReceiver<RemoteChange>;
@@ -235,6 +242,11 @@ impl Store {
     /// What other nodes on this database commit (see [`Backend::remote_changes`]).
     pub fn remote_changes(&self) -> Option<RemoteChanges> {
         self.backend.remote_changes()
+    }
+
+    /// Send `message` to the other nodes on this database; `None` when there can be none.
+    pub fn publish(&self, message: Value) -> Option<BoxFuture<'static, Result<(), StoreError>>> {
+        self.backend.publish(message)
     }
 
     /// The fixed-window counters of this store's nodes.

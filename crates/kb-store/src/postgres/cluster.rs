@@ -63,6 +63,9 @@ pub(crate) enum Announced {
     },
     Schema,
     Settings,
+    Message {
+        message: serde_json::Value,
+    },
 }
 
 impl Announced {
@@ -92,6 +95,7 @@ impl Announced {
             },
             Announced::Schema => RemoteChange::Schema,
             Announced::Settings => RemoteChange::Settings,
+            Announced::Message { message } => RemoteChange::Message(message),
         })
     }
 }
@@ -140,6 +144,32 @@ pub(crate) fn announce(
         payload = encode(&announcement)?;
     }
     conn.execute_typed("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
+        .map(drop)
+}
+
+/// Send an application message to the other nodes, outside any transaction.
+pub(crate) async fn publish(
+    pool: &Pool,
+    node: &str,
+    message: serde_json::Value,
+) -> Result<(), StoreError> {
+    let announcement = Announcement {
+        node: node.to_owned(),
+        changes: vec![Announced::Message { message }],
+        stored: None,
+    };
+    let payload =
+        serde_json::to_string(&announcement).map_err(|e| StoreError::Database(e.to_string()))?;
+    if payload.len() > MAX_NOTIFY_BYTES {
+        return Err(StoreError::Invalid(
+            "the message is too big for other nodes".into(),
+        ));
+    }
+    let client = connection(pool).await?;
+    client
+        .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
+        .await
+        .map_err(map_err)
         .map(drop)
 }
 

@@ -355,6 +355,16 @@ impl Backend for PostgresBackend {
         }))
     }
 
+    fn publish(
+        &self,
+        message: serde_json::Value,
+    ) -> Option<BoxFuture<'static, Result<(), StoreError>>> {
+        let shared = self.shared().ok()?;
+        Some(Box::pin(async move {
+            cluster::publish(&shared.pool, &shared.node, message).await
+        }))
+    }
+
     fn remote_changes(&self) -> Option<crate::RemoteChanges> {
         let shared = self.shared().ok()?;
         let (changes, heard) = tokio::sync::mpsc::unbounded_channel();

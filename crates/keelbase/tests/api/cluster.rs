@@ -1,6 +1,7 @@
 //! Three Keelbase processes (the real binary) on one PostgreSQL database, as behind a load
 //! balancer: a realtime subscriber on one node hears writes made on another, schema and
-//! settings changes reach every node, rate limits hold across nodes, and a node killed with
+//! settings changes reach every node, an OAuth2 redirect finds the node holding the popup's
+//! stream, rate limits hold across nodes, and a node killed with
 //! SIGKILL loses no acknowledged write while the others keep serving. Always runs (the
 //! PostgreSQL server at 127.0.0.1:5432, or `KEELBASE_TEST_PG_URL`), on a database of its own.
 
@@ -237,6 +238,36 @@ async fn three_nodes_share_schema_realtime_and_limits() {
         (data["action"].clone(), data["record"]["id"].clone()),
         (json!("delete"), json!(gone))
     );
+
+    // An OAuth2 redirect that reaches node 1 is delivered to the popup's stream on node 3.
+    let mut popup = Sse::open_at(&nodes[2].process.base).await;
+    let (status, body) = subscribe(&nodes[2].guest(), &popup.client_id, &["@oauth2"]).await;
+    assert_eq!(status, 204, "{body}");
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = |state: String| {
+        let url = format!(
+            "{}/api/oauth2-redirect?state={state}&code=the-code",
+            nodes[0].process.base
+        );
+        let browser = browser.clone();
+        async move {
+            let response = browser.get(url).send().await.unwrap();
+            let location = response.headers()["location"].to_str().unwrap().to_owned();
+            (response.status().as_u16(), location)
+        }
+    };
+    let (status, location) = redirect(popup.client_id.clone()).await;
+    assert_eq!(status, 307);
+    assert!(location.ends_with("oauth2-redirect-success"), "{location}");
+    let event = popup.next_event(WITHIN).await.expect("the code, on node 3");
+    assert_eq!(event.event, "@oauth2");
+    let data: Value = serde_json::from_str(&event.data).unwrap();
+    assert_eq!(data, json!({"state": popup.client_id, "code": "the-code"}));
+    let (_, location) = redirect("nobody".into()).await;
+    assert!(location.ends_with("oauth2-redirect-failure"), "{location}");
 
     // Rate limits set on node 1 hold across nodes: two guest creates in all, then 429.
     let (status, body) = superuser(&nodes[0], &token)
