@@ -288,7 +288,7 @@ async fn created_collection_is_a_real_table_with_native_column_types() {
     let expect: Vec<(String, String, bool)> = expect
         .iter()
         .map(|(name, kind, pk)| {
-            let native = kind.native_type(db.backend());
+            let native = kind.native_type(app.backend());
             ((*name).to_owned(), native.to_owned(), *pk)
         })
         .collect();

@@ -2,13 +2,12 @@
 //! logged-in superuser, and one typed helper per endpoint.
 //!
 //! Every test gets its own `TestApp` (its own temp dir, its own SQLite or PostgreSQL
-//! database), so tests
-//! never share state and can run in parallel.
+//! database), so tests never share state and can run in parallel.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use keelbase::{Config, Server};
 use reqwest::header::HeaderMap;
@@ -650,9 +649,8 @@ pub enum TestDb {
 pub type TextRows = Vec<Vec<Option<String>>>;
 
 /// `$1`, `$2`, …: the placeholders of the SQL the checks write.
-fn placeholder() -> regex::Regex {
-    regex::Regex::new(r"\$(\d+)").expect("the placeholder pattern")
-}
+static PLACEHOLDER: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"\$(\d+)").expect("the placeholder pattern"));
 
 impl TestDb {
     /// The database of the (running or stopped) test app with data directory `dir`.
@@ -669,13 +667,6 @@ impl TestDb {
             return TestDb::Sqlite(db);
         };
         TestDb::Postgres(format!("{}/{name}", pg_server_url()))
-    }
-
-    pub fn backend(&self) -> Backend {
-        match self {
-            TestDb::Sqlite(_) => Backend::Sqlite,
-            TestDb::Postgres(_) => Backend::Postgres,
-        }
     }
 
     /// The hidden column that numbers a collection's rows in insertion order (`@rowid`).
@@ -719,7 +710,7 @@ impl TestDb {
     pub fn execute(&self, sql: &str, params: &[&str]) -> u64 {
         match self {
             TestDb::Sqlite(db) => {
-                let sql = placeholder().replace_all(sql, "?$1");
+                let sql = PLACEHOLDER.replace_all(sql, "?$1");
                 let changed = db
                     .execute(&sql, rusqlite::params_from_iter(params))
                     .unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -761,7 +752,7 @@ impl TestDb {
 
 fn sqlite_rows(db: &rusqlite::Connection, sql: &str, params: &[&str]) -> TextRows {
     use rusqlite::types::ValueRef;
-    let sql = placeholder().replace_all(sql, "?$1");
+    let sql = PLACEHOLDER.replace_all(sql, "?$1");
     let mut statement = db.prepare(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     let width = statement.column_count();
     statement
@@ -790,7 +781,7 @@ fn sqlite_rows(db: &rusqlite::Connection, sql: &str, params: &[&str]) -> TextRow
 /// the synchronous helpers can be called anywhere.
 fn pg_query(url: &str, sql: &str, params: &[&str]) -> (TextRows, u64) {
     use kb_store::postgres::tokio_postgres::{self, SimpleQueryMessage};
-    let sql = placeholder()
+    let sql = PLACEHOLDER
         .replace_all(sql, |found: &regex::Captures<'_>| {
             let index: usize = found[1].parse().expect("a placeholder number");
             let value = params
