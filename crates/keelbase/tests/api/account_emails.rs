@@ -748,15 +748,10 @@ async fn login_with_agent(app: &TestApp, email: &str, user_agent: &str) {
 }
 
 fn origin_fingerprints(app: &TestApp, record_id: &str) -> Vec<String> {
-    let db = app.db();
-    let mut statement = db
-        .prepare("SELECT fingerprint FROM _authOrigins WHERE recordRef = ?1 ORDER BY updated DESC")
-        .unwrap();
-    statement
-        .query_map([record_id], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    app.db().column(
+        "SELECT fingerprint FROM \"_authOrigins\" WHERE \"recordRef\" = $1 ORDER BY updated DESC",
+        &[record_id],
+    )
 }
 
 #[tokio::test]

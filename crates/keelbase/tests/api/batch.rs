@@ -46,14 +46,10 @@ async fn send(client: &Client, requests: Value) -> (u16, Value) {
 
 fn titles(app: &TestApp) -> Vec<String> {
     let db = app.db();
-    let mut statement = db
-        .prepare("SELECT title FROM posts ORDER BY rowid")
-        .expect("prepare");
-    statement
-        .query_map([], |row| row.get(0))
-        .expect("query")
-        .map(|r| r.expect("row"))
-        .collect()
+    db.column(
+        &format!("SELECT title FROM posts ORDER BY {}", db.rowid_column()),
+        &[],
+    )
 }
 
 /// The 400 of a batch whose request `index` failed with `response`.

@@ -127,14 +127,10 @@ async fn setup(app: &TestApp, view_rule: Value) -> (String, String) {
 
 /// Write the file fields of a `docs` record straight into the database.
 fn set_files(app: &TestApp, record_id: &str, files: &Value, secret: &str) {
-    let db = rusqlite::Connection::open(app.db_path()).expect("open the database");
-    db.busy_timeout(Duration::from_secs(5)).unwrap();
-    let changed = db
-        .execute(
-            "UPDATE docs SET file = ?1, secret = ?2 WHERE id = ?3",
-            (files.to_string(), secret, record_id),
-        )
-        .expect("update the record");
+    let changed = app.db().execute(
+        "UPDATE docs SET file = $1, secret = $2 WHERE id = $3",
+        &[&files.to_string(), secret, record_id],
+    );
     assert_eq!(changed, 1);
 }
 

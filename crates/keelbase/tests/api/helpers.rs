@@ -1,13 +1,13 @@
 //! The test kit: a real Keelbase server on a free port with a fresh data directory, a
 //! logged-in superuser, and one typed helper per endpoint.
 //!
-//! Every test gets its own `TestApp` (its own temp dir, its own SQLite database), so tests
-//! never share state and can run in parallel.
+//! Every test gets its own `TestApp` (its own temp dir, its own SQLite or PostgreSQL
+//! database), so tests never share state and can run in parallel.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
 
 use keelbase::{Config, Server};
 use reqwest::header::HeaderMap;
@@ -459,12 +459,17 @@ impl TestApp {
         self.dir.as_ref().expect("the data directory").path()
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        self.data_dir().join("data.db")
+    /// The database this app runs on; tests whose expectations differ between the two
+    /// (wording, limits, native types) branch on this alone.
+    pub fn backend(&self) -> Backend {
+        match pg_database_name(self.data_dir()) {
+            Some(_) => Backend::Postgres,
+            None => Backend::Sqlite,
+        }
     }
 
-    /// The live database, for the introspection helpers below: a read-only SQLite
-    /// connection (WAL lets it read alongside the server), or the test's PostgreSQL database.
+    /// The live database, for the introspection helpers below: the SQLite file or the
+    /// test's PostgreSQL database.
     pub fn db(&self) -> TestDb {
         TestDb::open(self.data_dir())
     }
@@ -597,42 +602,195 @@ pub fn open_db_read_only(path: &Path) -> rusqlite::Connection {
         .expect("open data.db")
 }
 
-// ---- Database introspection (SQLite or PostgreSQL) ----
+// ---- The test database (SQLite or PostgreSQL) ----
 
-/// The database a test app keeps its records in.
+/// Which database a test server keeps its records in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// What a field's column holds, for checks of the native type each backend declares it with.
+#[derive(Clone, Copy, Debug)]
+pub enum ColumnKind {
+    Text,
+    Number,
+    Bool,
+    Json,
+}
+
+impl ColumnKind {
+    /// SQLite's declared type, or the PostgreSQL type of the column.
+    pub fn native_type(self, backend: Backend) -> &'static str {
+        match (backend, self) {
+            (Backend::Sqlite, ColumnKind::Text) => "TEXT",
+            (Backend::Sqlite, ColumnKind::Number) => "NUMERIC",
+            (Backend::Sqlite, ColumnKind::Bool) => "BOOLEAN",
+            (Backend::Sqlite, ColumnKind::Json) => "JSON",
+            (Backend::Postgres, ColumnKind::Text) => "text",
+            (Backend::Postgres, ColumnKind::Number) => "double precision",
+            (Backend::Postgres, ColumnKind::Bool) => "boolean",
+            (Backend::Postgres, ColumnKind::Json) => "jsonb",
+        }
+    }
+}
+
+/// The database a test app keeps its records in. Checks reach it with SQL both backends
+/// read alike: double-quoted identifiers, `$1`-style placeholders, every value as text.
 pub enum TestDb {
+    /// Read-write, so tests can plant data; WAL lets it work alongside the server.
     Sqlite(rusqlite::Connection),
     /// The URL of the test's PostgreSQL database.
     Postgres(String),
 }
 
+/// Rows of a query, each value in the backend's text form (`None` for NULL).
+pub type TextRows = Vec<Vec<Option<String>>>;
+
+/// `$1`, `$2`, …: the placeholders of the SQL the checks write.
+static PLACEHOLDER: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"\$(\d+)").expect("the placeholder pattern"));
+
 impl TestDb {
     /// The database of the (running or stopped) test app with data directory `dir`.
     pub fn open(dir: &Path) -> TestDb {
-        match pg_database_name(dir) {
-            Some(name) => TestDb::Postgres(format!("{}/{name}", pg_server_url())),
-            None => TestDb::Sqlite(open_db_read_only(&dir.join("data.db"))),
-        }
+        let Some(name) = pg_database_name(dir) else {
+            let db = rusqlite::Connection::open_with_flags(
+                dir.join("data.db"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
+            )
+            .expect("open data.db");
+            // A write waits for the server's transaction instead of failing at once.
+            db.busy_timeout(std::time::Duration::from_secs(5))
+                .expect("set the busy timeout");
+            return TestDb::Sqlite(db);
+        };
+        TestDb::Postgres(format!("{}/{name}", pg_server_url()))
     }
-}
 
-/// Checks that read the SQLite file directly work only there.
-impl std::ops::Deref for TestDb {
-    type Target = rusqlite::Connection;
-    fn deref(&self) -> &rusqlite::Connection {
+    /// The hidden column that numbers a collection's rows in insertion order (`@rowid`).
+    pub fn rowid_column(&self) -> &'static str {
         match self {
-            TestDb::Sqlite(db) => db,
-            TestDb::Postgres(_) => panic!("this check reads data.db directly (SQLite only)"),
+            TestDb::Sqlite(_) => "rowid",
+            TestDb::Postgres(_) => kb_store::postgres::ROWID_COLUMN,
+        }
+    }
+
+    /// The rows of `sql`, every value as text.
+    pub fn rows(&self, sql: &str, params: &[&str]) -> TextRows {
+        match self {
+            TestDb::Sqlite(db) => sqlite_rows(db, sql, params),
+            TestDb::Postgres(url) => pg_query(url, sql, params).0,
+        }
+    }
+
+    /// The first column of each row of `sql`, as text; a NULL fails the test.
+    pub fn column(&self, sql: &str, params: &[&str]) -> Vec<String> {
+        self.rows(sql, params)
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .next()
+                    .flatten()
+                    .unwrap_or_else(|| panic!("a value in the first column of {sql}"))
+            })
+            .collect()
+    }
+
+    /// The one value of a query that answers one row.
+    pub fn value(&self, sql: &str, params: &[&str]) -> String {
+        match <[String; 1]>::try_from(self.column(sql, params)) {
+            Ok([value]) => value,
+            Err(values) => panic!("one row from {sql}, got {values:?}"),
+        }
+    }
+
+    /// Run a statement that changes data behind the server's back; returns the rows changed.
+    pub fn execute(&self, sql: &str, params: &[&str]) -> u64 {
+        match self {
+            TestDb::Sqlite(db) => {
+                let sql = PLACEHOLDER.replace_all(sql, "?$1");
+                let changed = db
+                    .execute(&sql, rusqlite::params_from_iter(params))
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                changed as u64
+            }
+            TestDb::Postgres(url) => pg_query(url, sql, params).1,
+        }
+    }
+
+    /// What the database's own consistency check finds wrong (nothing when sound): SQLite's
+    /// `PRAGMA integrity_check`, on PostgreSQL `amcheck` over every table and B-tree index
+    /// (an index that disagrees with its table fails the check outright).
+    pub fn integrity_problems(&self) -> Vec<String> {
+        match self {
+            TestDb::Sqlite(_) => self
+                .column("PRAGMA integrity_check", &[])
+                .into_iter()
+                .filter(|line| line != "ok")
+                .collect(),
+            TestDb::Postgres(_) => {
+                self.execute(
+                    "CREATE EXTENSION IF NOT EXISTS amcheck; \
+                     SELECT bt_index_check(c.oid, true) FROM pg_class c \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     JOIN pg_am a ON a.oid = c.relam \
+                     WHERE n.nspname = 'public' AND c.relkind = 'i' AND a.amname = 'btree'",
+                    &[],
+                );
+                self.column(
+                    "SELECT c.relname || ': ' || v.msg FROM pg_class c \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace, LATERAL verify_heapam(c.oid) v \
+                     WHERE n.nspname = 'public' AND c.relkind = 'r'",
+                    &[],
+                )
+            }
         }
     }
 }
 
-/// Rows of a query on a test's PostgreSQL database, every value as text, run from a runtime
-/// of its own so the synchronous helpers below can be called anywhere.
-fn pg_rows(url: &str, sql: &str, params: &[&str]) -> Vec<Vec<Option<String>>> {
-    use kb_store::postgres::tokio_postgres;
-    let (url, sql) = (url.to_owned(), sql.to_owned());
-    let params: Vec<String> = params.iter().map(|p| (*p).to_owned()).collect();
+fn sqlite_rows(db: &rusqlite::Connection, sql: &str, params: &[&str]) -> TextRows {
+    use rusqlite::types::ValueRef;
+    let sql = PLACEHOLDER.replace_all(sql, "?$1");
+    let mut statement = db.prepare(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let width = statement.column_count();
+    statement
+        .query_map(rusqlite::params_from_iter(params), |row| {
+            (0..width)
+                .map(|i| {
+                    Ok(match row.get_ref(i)? {
+                        ValueRef::Null => None,
+                        ValueRef::Integer(n) => Some(n.to_string()),
+                        ValueRef::Real(x) => Some(x.to_string()),
+                        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+                            Some(String::from_utf8_lossy(bytes).into_owned())
+                        }
+                    })
+                })
+                .collect()
+        })
+        .and_then(Iterator::collect)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The rows of `sql` on a test's PostgreSQL database and the rows its last statement
+/// changed. Sent through the simple protocol, which answers every type as text, with each
+/// `$n` inlined as a string literal, which PostgreSQL types from where it stands (a jsonb
+/// column takes it as JSON), as it would a bound parameter. Runs on a runtime of its own so
+/// the synchronous helpers can be called anywhere.
+fn pg_query(url: &str, sql: &str, params: &[&str]) -> (TextRows, u64) {
+    use kb_store::postgres::tokio_postgres::{self, SimpleQueryMessage};
+    let sql = PLACEHOLDER
+        .replace_all(sql, |found: &regex::Captures<'_>| {
+            let index: usize = found[1].parse().expect("a placeholder number");
+            let value = params
+                .get(index - 1)
+                .unwrap_or_else(|| panic!("no parameter ${index} for {sql}"));
+            format!("'{}'", value.replace('\'', "''"))
+        })
+        .into_owned();
+    let url = url.to_owned();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -643,14 +801,25 @@ fn pg_rows(url: &str, sql: &str, params: &[&str]) -> Vec<Vec<Option<String>>> {
                 .await
                 .expect("connect to the test database");
             tokio::spawn(connection);
-            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-                .iter()
-                .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-                .collect();
-            let rows = client.query(&sql, &params).await.expect("query");
-            rows.iter()
-                .map(|row| (0..row.len()).map(|i| row.get(i)).collect())
-                .collect()
+            let messages = client
+                .simple_query(&sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+            let (mut rows, mut changed) = (Vec::new(), 0);
+            for message in messages {
+                match message {
+                    SimpleQueryMessage::Row(row) => {
+                        rows.push(
+                            (0..row.len())
+                                .map(|i| row.get(i).map(str::to_owned))
+                                .collect(),
+                        );
+                    }
+                    SimpleQueryMessage::CommandComplete(count) => changed = count,
+                    _ => {}
+                }
+            }
+            (rows, changed)
         })
     })
     .join()
@@ -723,8 +892,9 @@ impl Introspect for rusqlite::Connection {
 
 impl Introspect for TestDb {
     fn table_columns(&self, table: &str) -> Vec<(String, String, bool)> {
-        let TestDb::Postgres(url) = self else {
-            return (**self).table_columns(table);
+        let url = match self {
+            TestDb::Sqlite(db) => return db.table_columns(table),
+            TestDb::Postgres(url) => url,
         };
         let sql = "SELECT c.column_name::text, c.data_type::text, \
                    (EXISTS (SELECT 1 FROM information_schema.key_column_usage k \
@@ -734,7 +904,8 @@ impl Introspect for TestDb {
                    FROM information_schema.columns c \
                    WHERE c.table_schema = 'public' AND c.table_name = $1 AND c.column_name != $2 \
                    ORDER BY c.ordinal_position";
-        pg_rows(url, sql, &[table, kb_store::postgres::ROWID_COLUMN])
+        pg_query(url, sql, &[table, kb_store::postgres::ROWID_COLUMN])
+            .0
             .into_iter()
             .map(|row| {
                 let text = |i: usize| row[i].clone().unwrap_or_default();
@@ -744,34 +915,39 @@ impl Introspect for TestDb {
     }
 
     fn schema_object(&self, name: &str) -> Option<String> {
-        let TestDb::Postgres(url) = self else {
-            return (**self).schema_object(name);
+        let url = match self {
+            TestDb::Sqlite(db) => return db.schema_object(name),
+            TestDb::Postgres(url) => url,
         };
         let sql = "SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' \
                    WHEN 'i' THEN 'index' ELSE c.relkind::text END \
                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                    WHERE n.nspname = 'public' AND c.relname = $1";
-        pg_rows(url, sql, &[name]).into_iter().next()?.remove(0)
+        pg_query(url, sql, &[name]).0.into_iter().next()?.remove(0)
     }
 
     fn index_names(&self, table: &str) -> Vec<String> {
-        let TestDb::Postgres(url) = self else {
-            return (**self).index_names(table);
+        let url = match self {
+            TestDb::Sqlite(db) => return db.index_names(table),
+            TestDb::Postgres(url) => url,
         };
         let sql = "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public' \
                    AND tablename = $1 AND indexname NOT LIKE '%\\_pkey' ORDER BY indexname";
-        pg_rows(url, sql, &[table])
+        pg_query(url, sql, &[table])
+            .0
             .into_iter()
             .filter_map(|mut row| row.remove(0))
             .collect()
     }
 
     fn row_count(&self, table: &str) -> i64 {
-        let TestDb::Postgres(url) = self else {
-            return (**self).row_count(table);
+        let url = match self {
+            TestDb::Sqlite(db) => return db.row_count(table),
+            TestDb::Postgres(url) => url,
         };
-        let sql = format!("SELECT count(*)::text FROM {}", quote_table(table));
-        pg_rows(url, &sql, &[])
+        let sql = format!("SELECT count(*) FROM {}", quote_table(table));
+        pg_query(url, &sql, &[])
+            .0
             .first()
             .and_then(|row| row[0].as_deref())
             .and_then(|n| n.parse().ok())

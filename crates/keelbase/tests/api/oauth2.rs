@@ -178,21 +178,14 @@ async fn a_github_login_signs_up_then_logs_in_the_same_record() {
     }));
 
     // the link is stored
-    let db = app.db();
-    let link: (String, String, String) = db
-        .query_row(
-            "SELECT recordRef, provider, providerId FROM _externalAuths",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+    let links = app.db().rows(
+        "SELECT \"recordRef\", provider, \"providerId\" FROM \"_externalAuths\"",
+        &[],
+    );
+    let record_id = record["id"].as_str().unwrap().to_owned();
     assert_eq!(
-        link,
-        (
-            record["id"].as_str().unwrap().to_owned(),
-            "github".into(),
-            "4242".into()
-        )
+        links,
+        [[Some(record_id), Some("github".into()), Some("4242".into())]]
     );
 
     // again, with a new name at the provider: the same record, unchanged

@@ -360,33 +360,23 @@ async fn passwords_are_argon2id_and_bcrypt_hashes_still_log_in() {
     open_users(&app).await;
     let user = sign_up(&app, "gus@example.com").await;
     let id = id_of(&user);
-    let stored: String = app
-        .db()
-        .query_row("SELECT password FROM users WHERE id = ?1", [&id], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let db = app.db();
+    let password = || db.value("SELECT password FROM users WHERE id = $1", &[&id]);
+    let stored = password();
     assert!(stored.starts_with("$argon2id$"), "{stored}");
 
     // an account imported from PocketBase keeps its bcrypt hash, logs in, and is upgraded
     let imported = bcrypt::hash("imported-password", 4).unwrap();
-    rusqlite::Connection::open(app.db_path())
-        .unwrap()
-        .execute(
-            "UPDATE users SET password = ?1 WHERE id = ?2",
-            [&imported, &id],
-        )
-        .unwrap();
+    let changed = db.execute(
+        "UPDATE users SET password = $1 WHERE id = $2",
+        &[&imported, &id],
+    );
+    assert_eq!(changed, 1);
     assert_eq!(
         login(&app, "gus@example.com", "imported-password").await.0,
         200
     );
-    let upgraded: String = app
-        .db()
-        .query_row("SELECT password FROM users WHERE id = ?1", [&id], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let upgraded = password();
     assert!(upgraded.starts_with("$argon2id$"), "{upgraded}");
     assert_eq!(
         login(&app, "gus@example.com", "imported-password").await.0,
