@@ -262,7 +262,7 @@ async fn created_collection_is_a_real_table_with_native_column_types() {
     let db = app.db();
     assert!(table_exists(&db, "everything"));
     let columns = table_columns(&db, "everything");
-    use ColumnKind::{Bool, Json, Number, Text};
+    use ColumnKind::{Bool, Document, Json, Number, Text};
     let expect = [
         ("id", Text, true),
         ("title", Text, false),
@@ -281,7 +281,7 @@ async fn created_collection_is_a_real_table_with_native_column_types() {
         ("images", Json, false),
         ("rel", Text, false),
         ("rels", Json, false),
-        ("meta", Json, false),
+        ("meta", Document, false),
         ("secret", Text, false),
         ("loc", Json, false),
     ];

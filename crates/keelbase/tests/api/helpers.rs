@@ -617,7 +617,10 @@ pub enum ColumnKind {
     Text,
     Number,
     Bool,
+    /// Multi-value and geo fields.
     Json,
+    /// A json field's value, kept exactly as written (text on PostgreSQL).
+    Document,
 }
 
 impl ColumnKind {
@@ -627,8 +630,8 @@ impl ColumnKind {
             (Backend::Sqlite, ColumnKind::Text) => "TEXT",
             (Backend::Sqlite, ColumnKind::Number) => "NUMERIC",
             (Backend::Sqlite, ColumnKind::Bool) => "BOOLEAN",
-            (Backend::Sqlite, ColumnKind::Json) => "JSON",
-            (Backend::Postgres, ColumnKind::Text) => "text",
+            (Backend::Sqlite, ColumnKind::Json | ColumnKind::Document) => "JSON",
+            (Backend::Postgres, ColumnKind::Text | ColumnKind::Document) => "text",
             (Backend::Postgres, ColumnKind::Number) => "double precision",
             (Backend::Postgres, ColumnKind::Bool) => "boolean",
             (Backend::Postgres, ColumnKind::Json) => "jsonb",
