@@ -10,15 +10,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::process::{ServeProcess, command, run_ok};
+use crate::process::{ServeProcess, run_ok};
 use crate::realtime::{Sse, subscribe};
 
 const WITHIN: Duration = Duration::from_secs(1);
-
-fn server_url() -> String {
-    std::env::var("KEELBASE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
 
 /// A fresh database for one test, dropped afterwards (with the nodes' connections).
 pub(crate) struct Database {
@@ -32,35 +27,20 @@ impl Database {
             .unwrap_or_default()
             .as_nanos();
         let name = format!("kb_cluster_{}_{nanos}", std::process::id());
-        kb_store::postgres::create_database(&format!("{}/test", server_url()), &name)
+        kb_store::postgres::create_database(&format!("{}/test", pg_server_url()), &name)
             .await
             .expect("create the test database");
         Database { name }
     }
 
     pub(crate) fn url(&self) -> String {
-        format!("{}/{}", server_url(), self.name)
+        format!("{}/{}", pg_server_url(), self.name)
     }
 }
 
 impl Drop for Database {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map(|rt| {
-                    rt.block_on(kb_store::postgres::drop_database(
-                        &format!("{}/test", server_url()),
-                        &name,
-                    ))
-                })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(Ok(())))) {
-            eprintln!("could not drop a cluster test database");
-        }
+        drop_pg_database(self.name.clone());
     }
 }
 
@@ -73,18 +53,8 @@ struct Node {
 impl Node {
     fn start(database: &Database) -> Node {
         let dir = tempfile::tempdir().unwrap();
-        let mut cmd = command();
-        cmd.args([
-            "serve",
-            "--http",
-            "127.0.0.1:0",
-            "--db",
-            &database.url(),
-            "--dir",
-        ])
-        .arg(dir.path());
         Node {
-            process: ServeProcess::spawn(cmd),
+            process: ServeProcess::start_on(&database.url(), dir.path()),
             _dir: dir,
         }
     }

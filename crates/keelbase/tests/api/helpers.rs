@@ -535,7 +535,7 @@ impl Drop for DataDir {
 /// The file in a test's data directory naming its PostgreSQL database.
 const PG_DATABASE_MARKER: &str = "pg-database";
 
-fn pg_server_url() -> String {
+pub fn pg_server_url() -> String {
     std::env::var("KEELBASE_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
@@ -579,7 +579,7 @@ fn database_suffix(dir: &Path) -> String {
 
 /// Drop a test database from a runtime of its own (`Drop` cannot await), ending the
 /// server's connections that may still be open.
-fn drop_pg_database(name: String) {
+pub fn drop_pg_database(name: String) {
     let dropped = std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -136,19 +136,7 @@ async fn a_sqlite_keelbase_moves_to_postgres_whole() {
     assert!(stdout.contains("users: 3 records"), "{stdout}");
 
     // The copy answers exactly as the original did, logins and files included.
-    let mut copy = {
-        let mut cmd = command();
-        cmd.args([
-            "serve",
-            "--http",
-            "127.0.0.1:0",
-            "--db",
-            &database.url(),
-            "--dir",
-        ])
-        .arg(dir.path());
-        ServeProcess::spawn(cmd)
-    };
+    let mut copy = ServeProcess::start_on(&database.url(), dir.path());
     assert_eq!(snapshot(&copy.base).await, before);
     login(&copy.base, "users", "u1@example.com", "a-long-password-1").await;
     let served = reqwest::get(format!("{}{file}", copy.base)).await.unwrap();

@@ -81,6 +81,21 @@ impl ServeProcess {
         ServeProcess::spawn(cmd)
     }
 
+    /// `keelbase serve --http 127.0.0.1:0 --db URL --dir DIR`: records in PostgreSQL.
+    pub fn start_on(database_url: &str, dir: &Path) -> ServeProcess {
+        let mut cmd = command();
+        cmd.args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--db",
+            database_url,
+            "--dir",
+        ])
+        .arg(dir);
+        ServeProcess::spawn(cmd)
+    }
+
     /// Spawn a prepared `serve` command and wait for the line with its URL.
     pub fn spawn(mut cmd: Command) -> ServeProcess {
         let mut child = cmd
