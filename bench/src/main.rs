@@ -86,6 +86,9 @@ struct Target {
     /// `None` for the raw floor, which has no API beyond the two measured routes.
     api: Option<Api>,
     tokens: Vec<String>,
+    /// VmRSS just after startup, before any setup.
+    fresh_rss_kb: u64,
+    /// VmRSS after setup and seeding, before any load.
     idle_rss_kb: u64,
 }
 
@@ -137,10 +140,11 @@ async fn main() -> Result<()> {
     let keelbase = Server::start_keelbase(&args.keelbase).await?;
     let pocketbase = Server::start_pocketbase(&args.pocketbase).await?;
     let floor = Server::start_raw_floor(&floor_bin, args.records).await?;
+    let fresh_rss_kb = [keelbase.memory()?.rss_kb, pocketbase.memory()?.rss_kb];
 
     let mut setup_notes = Vec::new();
     let mut targets = Vec::new();
-    for server in [keelbase, pocketbase] {
+    for (server, fresh_rss_kb) in [keelbase, pocketbase].into_iter().zip(fresh_rss_kb) {
         eprintln!(
             "{}: setting up and seeding {} messages",
             server.name, args.records
@@ -163,6 +167,7 @@ async fn main() -> Result<()> {
             server,
             api: Some(api),
             tokens: session.user_tokens,
+            fresh_rss_kb,
             idle_rss_kb: 0,
         });
     }
@@ -170,6 +175,7 @@ async fn main() -> Result<()> {
         server: floor,
         api: None,
         tokens: Vec::new(),
+        fresh_rss_kb: 0,
         idle_rss_kb: 0,
     });
     // Let background work after the seeding (WAL checkpoints, log flushes) settle first.
@@ -393,6 +399,7 @@ async fn run_realtime(targets: &[Target], plan: &Plan) -> Result<Outcome> {
 async fn run_sse_memory(targets: &[Target], plan: &Plan) -> Result<Outcome> {
     let mut measurements = Vec::new();
     for target in targets {
+        let before = target.server.memory()?;
         let streams: Vec<SseStream> =
             realtime::open_many(target.server.addr, plan.sse_connections, None)
                 .await
@@ -408,7 +415,9 @@ async fn run_sse_memory(targets: &[Target], plan: &Plan) -> Result<Outcome> {
         );
         measurements.push(MemoryMeasurement {
             server: target.server.name,
+            fresh_rss_kb: target.fresh_rss_kb,
             idle_rss_kb: target.idle_rss_kb,
+            before_rss_kb: before.rss_kb,
             connections: streams.len(),
             connected_rss_kb: memory.rss_kb,
         });

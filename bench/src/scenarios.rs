@@ -10,6 +10,8 @@ use crate::load::Request;
 
 /// In the order they run. Reads come before creates so the list scenarios of every server
 /// see the same rows (the faster server would otherwise have inserted more by then).
+/// auth-with-password comes after them: password hashing takes far more memory than
+/// anything else, and a process may keep it, which would hide the others' peak RSS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     View,
@@ -17,9 +19,9 @@ pub enum Scenario {
     ListIndexedNoTotal,
     ListUnindexed,
     ListUnindexedNoTotal,
-    AuthPassword,
     AuthRefresh,
     Create,
+    AuthPassword,
     Realtime,
     SseMemory,
 }
