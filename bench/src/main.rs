@@ -26,7 +26,7 @@ use serde_json::json;
 use crate::api::{Api, Session};
 use crate::load::LoadSpec;
 use crate::realtime::{Fanout, SseStream};
-use crate::report::{Measurement, MemoryMeasurement, Outcome, RunInfo, ScenarioResult};
+use crate::report::{KEELBASE, Measurement, MemoryMeasurement, Outcome, RunInfo, ScenarioResult};
 use crate::scenarios::Scenario;
 use crate::servers::Server;
 
@@ -86,8 +86,6 @@ struct Target {
     /// `None` for the raw floor, which has no API beyond the two measured routes.
     api: Option<Api>,
     tokens: Vec<String>,
-    /// VmRSS just after startup, before any setup.
-    fresh_rss_kb: u64,
     /// VmRSS after setup and seeding, before any load.
     idle_rss_kb: u64,
 }
@@ -140,11 +138,10 @@ async fn main() -> Result<()> {
     let keelbase = Server::start_keelbase(&args.keelbase).await?;
     let pocketbase = Server::start_pocketbase(&args.pocketbase).await?;
     let floor = Server::start_raw_floor(&floor_bin, args.records).await?;
-    let fresh_rss_kb = [keelbase.memory()?.rss_kb, pocketbase.memory()?.rss_kb];
 
     let mut setup_notes = Vec::new();
     let mut targets = Vec::new();
-    for (server, fresh_rss_kb) in [keelbase, pocketbase].into_iter().zip(fresh_rss_kb) {
+    for server in [keelbase, pocketbase] {
         eprintln!(
             "{}: setting up and seeding {} messages",
             server.name, args.records
@@ -167,7 +164,6 @@ async fn main() -> Result<()> {
             server,
             api: Some(api),
             tokens: session.user_tokens,
-            fresh_rss_kb,
             idle_rss_kb: 0,
         });
     }
@@ -175,7 +171,6 @@ async fn main() -> Result<()> {
         server: floor,
         api: None,
         tokens: Vec::new(),
-        fresh_rss_kb: 0,
         idle_rss_kb: 0,
     });
     // Let background work after the seeding (WAL checkpoints, log flushes) settle first.
@@ -190,7 +185,7 @@ async fn main() -> Result<()> {
         eprintln!("scenario {}: {}", scenario.number(), scenario.title());
         let outcome = match scenario {
             Scenario::Realtime => run_realtime(&targets[..2], &plan).await,
-            Scenario::SseMemory => run_sse_memory(&targets[..2], &plan).await,
+            Scenario::SseMemory => run_sse_memory(&args, &targets[..2], &plan).await,
             _ => {
                 let measured = if scenario.has_floor() {
                     &targets[..]
@@ -395,34 +390,41 @@ async fn run_realtime(targets: &[Target], plan: &Plan) -> Result<Outcome> {
     })
 }
 
-/// One server at a time, so each holds its connections alone.
-async fn run_sse_memory(targets: &[Target], plan: &Plan) -> Result<Outcome> {
+/// The connections go to a fresh instance of each server (empty, just started), one at a
+/// time: a process that has served the other scenarios may keep memory it freed and reuse
+/// it for the connections, which would hide what they cost.
+async fn run_sse_memory(args: &Args, seeded: &[Target], plan: &Plan) -> Result<Outcome> {
     let mut measurements = Vec::new();
-    for target in targets {
-        let before = target.server.memory()?;
-        let streams: Vec<SseStream> =
-            realtime::open_many(target.server.addr, plan.sse_connections, None)
-                .await
-                .with_context(|| format!("{} idle SSE connections", target.server.name))?;
+    for target in seeded {
+        let fresh = match target.server.name {
+            KEELBASE => Server::start_keelbase(&args.keelbase).await?,
+            _ => Server::start_pocketbase(&args.pocketbase).await?,
+        };
+        // Let startup work (migrations, the first log flush) finish first.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let started = fresh.memory()?;
+        let streams: Vec<SseStream> = realtime::open_many(fresh.addr, plan.sse_connections, None)
+            .await
+            .with_context(|| format!("{} idle SSE connections", fresh.name))?;
         // Give the server a moment to finish whatever each new client set off.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let memory = target.server.memory()?;
+        let connected = fresh.memory()?;
         eprintln!(
-            "  {:<10} {} MiB with {} SSE connections",
-            target.server.name,
-            memory.rss_kb / 1024,
-            streams.len()
+            "  {:<10} {:.1} MiB with {} SSE connections ({:.1} MiB before)",
+            fresh.name,
+            connected.rss_kb as f64 / 1024.0,
+            streams.len(),
+            started.rss_kb as f64 / 1024.0
         );
         measurements.push(MemoryMeasurement {
-            server: target.server.name,
-            fresh_rss_kb: target.fresh_rss_kb,
+            server: fresh.name,
             idle_rss_kb: target.idle_rss_kb,
-            before_rss_kb: before.rss_kb,
+            started_rss_kb: started.rss_kb,
             connections: streams.len(),
-            connected_rss_kb: memory.rss_kb,
+            connected_rss_kb: connected.rss_kb,
         });
         drop(streams);
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        fresh.stop().await?;
     }
     Ok(Outcome::Memory(measurements))
 }

@@ -47,12 +47,10 @@ impl Measurement {
 /// Scenario 7 for one server.
 pub struct MemoryMeasurement {
     pub server: &'static str,
-    /// Just after startup, empty.
-    pub fresh_rss_kb: u64,
-    /// After setup and seeding, before any load.
+    /// The benchmarked server after setup and seeding, before any load.
     pub idle_rss_kb: u64,
-    /// Just before the SSE connections were opened (after all other scenarios).
-    pub before_rss_kb: u64,
+    /// A fresh instance (empty) just after startup, before the SSE connections.
+    pub started_rss_kb: u64,
     pub connections: usize,
     pub connected_rss_kb: u64,
 }
@@ -212,27 +210,26 @@ fn render_into(out: &mut String, info: &RunInfo, results: &[ScenarioResult]) -> 
                 writeln!(out, "\n## Memory (7)\n")?;
                 writeln!(
                     out,
-                    "VmRSS in MiB: fresh (just started, empty), idle (after setup and \
-                     seeding, before any load), before the SSE connections (after every \
-                     other scenario: memory a process keeps from earlier load shows here), \
-                     and once every one of the connections has its `PB_CONNECT`.\n"
+                    "VmRSS in MiB. Idle: the benchmarked server after setup and seeding, \
+                     before any load. The SSE connections go to a fresh, empty instance of \
+                     each server: just started, then with every connection holding its \
+                     `PB_CONNECT`.\n"
                 )?;
                 writeln!(
                     out,
-                    "| server | fresh | idle | before SSE | SSE connections | with them | increase |"
+                    "| server | idle, seeded | fresh instance | SSE connections | with them | increase |"
                 )?;
-                writeln!(out, "|---|---:|---:|---:|---:|---:|---:|")?;
+                writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
                 for m in measurements {
                     writeln!(
                         out,
-                        "| {} | {} | {} | {} | {} | {} | {} |",
+                        "| {} | {} | {} | {} | {} | {} |",
                         m.server,
-                        mib(m.fresh_rss_kb),
                         mib(m.idle_rss_kb),
-                        mib(m.before_rss_kb),
+                        mib(m.started_rss_kb),
                         m.connections,
                         mib(m.connected_rss_kb),
-                        mib(m.connected_rss_kb.saturating_sub(m.before_rss_kb))
+                        mib(m.connected_rss_kb.saturating_sub(m.started_rss_kb))
                     )?;
                 }
             }
@@ -346,16 +343,10 @@ fn targets(results: &[ScenarioResult]) -> Vec<(String, String, Option<bool>)> {
         _ => None,
     });
     rows.push(match memory {
-        // The connections' own cost: what the RSS grew by while opening them. The absolute
-        // RSS also holds whatever earlier scenarios left behind, so it is shown beside it.
         Some(m) if m.connections >= 10_000 => {
-            let increase = m.connected_rss_kb.saturating_sub(m.before_rss_kb) * 1024;
-            let measured = format!(
-                "+{:.1} MB (RSS {:.1} MB in all)",
-                increase as f64 / 1e6,
-                (m.connected_rss_kb * 1024) as f64 / 1e6
-            );
-            (target, measured, Some(increase < 100_000_000))
+            let bytes = m.connected_rss_kb * 1024;
+            let measured = format!("{:.1} MB (fresh instance)", bytes as f64 / 1e6);
+            (target, measured, Some(bytes < 100_000_000))
         }
         Some(m) => (
             target,
