@@ -296,7 +296,7 @@ async fn run_load(scenario: Scenario, targets: &[Target], plan: &Plan) -> Result
         let answer = serde_json::from_slice(&body)
             .with_context(|| format!("{} answered no JSON", target.server.name))?;
         scenario
-            .validate(&answer)
+            .validate(&answer, plan.records)
             .with_context(|| format!("checking {}", target.server.name))?;
     }
     let mut measurements: Vec<Measurement> = targets
@@ -306,6 +306,7 @@ async fn run_load(scenario: Scenario, targets: &[Target], plan: &Plan) -> Result
     for round in 1..=plan.rounds {
         for (target, measurement) in targets.iter().zip(&mut measurements) {
             target.server.reset_peak_rss()?;
+            let cpu_before = target.server.cpu_time()?;
             let tokens = target.tokens.clone();
             let records = plan.records;
             let make =
@@ -313,12 +314,15 @@ async fn run_load(scenario: Scenario, targets: &[Target], plan: &Plan) -> Result
             let outcome = load::run(target.server.addr, plan.load, StatusCode::OK, make)
                 .await
                 .with_context(|| format!("{} round {round}", target.server.name))?;
+            let cpu = target.server.cpu_time()? - cpu_before;
             let memory = target.server.memory()?;
+            let throughput = outcome.requests as f64 / outcome.elapsed.as_secs_f64();
             eprintln!(
-                "  {:<10} round {round}: {:>8.0} req/s",
-                target.server.name,
-                outcome.requests as f64 / outcome.elapsed.as_secs_f64()
+                "  {:<10} round {round}: {throughput:>8.0} req/s",
+                target.server.name
             );
+            measurement.round_throughputs.push(throughput);
+            measurement.server_cpu += cpu;
             measurement.requests += outcome.requests;
             measurement.elapsed += outcome.elapsed;
             measurement.latency.add(&outcome.latency)?;

@@ -22,6 +22,10 @@ pub struct Measurement {
     /// Microseconds: request latency, or time to the last delivery for realtime.
     pub latency: Histogram<u64>,
     pub peak_rss_kb: u64,
+    /// Load scenarios: each round's throughput, to show how much the rounds disagree.
+    pub round_throughputs: Vec<f64>,
+    /// Load scenarios: CPU time the server process used during the rounds.
+    pub server_cpu: Duration,
 }
 
 impl Measurement {
@@ -32,11 +36,17 @@ impl Measurement {
             elapsed: Duration::ZERO,
             latency: new_histogram(),
             peak_rss_kb: 0,
+            round_throughputs: Vec::new(),
+            server_cpu: Duration::ZERO,
         }
     }
 
     fn throughput(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn cpu_micros_per_request(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / self.requests as f64
     }
 
     fn quantile_ms(&self, quantile: f64) -> f64 {
@@ -113,9 +123,9 @@ fn render_into(out: &mut String, info: &RunInfo, results: &[ScenarioResult]) -> 
     writeln!(out, "## Requests\n")?;
     writeln!(
         out,
-        "| # | scenario | server | req/s | p50 ms | p99 ms | peak RSS MiB | requests |"
+        "| # | scenario | server | req/s | req/s per round | p50 ms | p99 ms | server CPU µs/req | peak RSS MiB | requests |"
     )?;
-    writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|")?;
+    writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|")?;
     for result in results {
         let Ok(Outcome::Load(measurements)) = &result.outcome else {
             continue;
@@ -128,12 +138,18 @@ fn render_into(out: &mut String, info: &RunInfo, results: &[ScenarioResult]) -> 
             };
             writeln!(
                 out,
-                "| {number} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} |",
+                "| {number} | {} | {} | {:.0} | {} | {:.2} | {:.2} | {:.0} | {} | {} |",
                 result.scenario.title(),
                 m.server,
                 m.throughput(),
+                m.round_throughputs
+                    .iter()
+                    .map(|t| format!("{t:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(" / "),
                 m.quantile_ms(0.5),
                 m.quantile_ms(0.99),
+                m.cpu_micros_per_request(),
                 mib(m.peak_rss_kb),
                 m.requests
             )?;
@@ -143,14 +159,16 @@ fn render_into(out: &mut String, info: &RunInfo, results: &[ScenarioResult]) -> 
     writeln!(out, "\n## Keelbase / PocketBase\n")?;
     writeln!(
         out,
-        "Above 1 means Keelbase has more throughput; below 1 means a lower p99 or a \
-         smaller peak RSS.\n"
+        "Above 1 means Keelbase has more throughput; below 1 means a lower p99, less \
+         server CPU per request or a smaller peak RSS. Server CPU per request (user + \
+         system time of the server process over its requests) is the steadiest of these on \
+         a busy machine.\n"
     )?;
     writeln!(
         out,
-        "| # | scenario | throughput | p99 | peak RSS | Keelbase / raw floor throughput |"
+        "| # | scenario | throughput | p99 | server CPU per request | peak RSS | Keelbase / raw floor throughput |"
     )?;
-    writeln!(out, "|---|---|---:|---:|---:|---:|")?;
+    writeln!(out, "|---|---|---:|---:|---:|---:|---:|")?;
     for result in results {
         let Ok(Outcome::Load(measurements)) = &result.outcome else {
             continue;
@@ -164,11 +182,12 @@ fn render_into(out: &mut String, info: &RunInfo, results: &[ScenarioResult]) -> 
         });
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {floor} |",
+            "| {} | {} | {} | {} | {} | {} | {floor} |",
             result.scenario.number(),
             result.scenario.title(),
             ratio(kb.throughput(), pb.throughput()),
             ratio(kb.quantile_ms(0.99), pb.quantile_ms(0.99)),
+            ratio(kb.cpu_micros_per_request(), pb.cpu_micros_per_request()),
             ratio(kb.peak_rss_kb as f64, pb.peak_rss_kb as f64),
         )?;
     }

@@ -119,7 +119,7 @@ impl Scenario {
 
     /// Checks that the answer to `request(tokens, records, 0, 0)` (worker 0, so user 0)
     /// means what the scenario is about, not just that its status was right.
-    pub fn validate(self, answer: &Value) -> Result<()> {
+    pub fn validate(self, answer: &Value, records: usize) -> Result<()> {
         match self {
             Scenario::View => ensure!(
                 answer["author"] == dataset::user_id(0),
@@ -140,6 +140,16 @@ impl Scenario {
                     if skip_total { total == -1 } else { total > 0 },
                     "unexpected totalItems {total}"
                 );
+                // Worker 0's first unindexed filter is `tag='tag-0'`, which matches every
+                // TAGS-th seeded message and nothing created later: proof that the server
+                // holds the whole seeded data set.
+                if self == Scenario::ListUnindexed {
+                    let seeded = records.div_ceil(TAGS);
+                    ensure!(
+                        total == i64::try_from(seeded)?,
+                        "tag-0 matches {total} messages, the seeded data set has {seeded}"
+                    );
+                }
             }
             Scenario::AuthPassword | Scenario::AuthRefresh => ensure!(
                 answer["token"]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
@@ -14,6 +14,10 @@ use crate::report::{FLOOR, KEELBASE, POCKETBASE};
 
 pub const SUPERUSER_EMAIL: &str = "bench@example.com";
 pub const SUPERUSER_PASSWORD: &str = "bench-superuser-password";
+
+/// `USER_HZ`, the unit of the CPU times in `/proc/PID/stat`: 100 on every Linux
+/// architecture this runs on (`getconf CLK_TCK`).
+const CLOCK_TICKS_PER_SECOND: u64 = 100;
 
 /// How long a server may take to answer `/api/health` after it was spawned.
 const STARTUP_LIMIT: Duration = Duration::from_secs(60);
@@ -186,6 +190,28 @@ impl Server {
             rss_kb: field("VmRSS:")?,
             peak_kb: field("VmHWM:")?,
         })
+    }
+
+    /// CPU time (user + system, all threads) the process has used so far. Per request it
+    /// is steadier than throughput on a busy machine: other work slows a server down but
+    /// does not make it burn more CPU per request.
+    pub fn cpu_time(&self) -> Result<Duration> {
+        let path = format!("/proc/{}/stat", self.pid);
+        let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        // The command name in parentheses may hold spaces; the fields after it do not.
+        // utime and stime are the 14th and 15th fields, the 12th and 13th after it.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let ticks: Vec<u64> = after_name
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("parsing {path}"))?;
+        ensure!(ticks.len() == 2, "{path} is too short");
+        Ok(Duration::from_millis(
+            (ticks[0] + ticks[1]) * 1000 / CLOCK_TICKS_PER_SECOND,
+        ))
     }
 
     pub async fn stop(mut self) -> Result<()> {
