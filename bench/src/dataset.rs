@@ -67,3 +67,29 @@ pub fn seed_message(index: usize) -> Message {
 pub fn tag(value: usize) -> String {
     format!("tag-{value}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_fit_the_default_id_pattern() {
+        for id in [user_id(OUTSIDER), room_id(ROOMS - 1), message_id(99_999)] {
+            assert_eq!(id.len(), 15, "{id}");
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            );
+        }
+    }
+
+    #[test]
+    fn seeded_messages_are_posted_in_their_authors_rooms() {
+        for index in 0..1000 {
+            let message = seed_message(index);
+            let author = message_author(index);
+            assert_eq!(message.author, user_id(author));
+            assert!(user_rooms(author).map(room_id).contains(&message.room));
+        }
+    }
+}

@@ -205,12 +205,12 @@ async fn main() -> Result<()> {
     }
     let load_average_after = load_average();
 
+    let mut server_exits = Vec::new();
     for mut target in targets {
-        let crashed = target.server.ensure_running().err();
-        target.server.stop().await?;
-        if let Some(err) = crashed {
-            bail!("a server died during the run: {err:#}");
+        if let Err(exited) = target.server.ensure_running() {
+            server_exits.push(format!("{exited:#}"));
         }
+        target.server.stop().await?;
     }
 
     let info = RunInfo {
@@ -239,6 +239,7 @@ async fn main() -> Result<()> {
             plan.sse_connections
         ),
         setup: setup_notes.join("; "),
+        server_exits,
     };
     let output = args
         .output
@@ -247,8 +248,15 @@ async fn main() -> Result<()> {
         .with_context(|| format!("writing {}", output.display()))?;
     eprintln!("wrote {}", output.display());
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
-    if failed > 0 {
-        bail!("{failed} scenario(s) failed; see {}", output.display());
+    if failed > 0 || !info.server_exits.is_empty() {
+        // Everything is stopped and reported: a plain message and the exit status say
+        // the rest (returning the error would add a backtrace of `main`).
+        eprintln!(
+            "{failed} scenario(s) failed, {} server(s) exited during the run; see {}",
+            info.server_exits.len(),
+            output.display()
+        );
+        std::process::exit(1);
     }
     Ok(())
 }

@@ -228,3 +228,25 @@ impl Fanout {
         self.readers.shutdown().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_pocketbase_frames_with_and_without_spaces() {
+        let event = parse_event("id:abc\nevent:PB_CONNECT\ndata:{\"clientId\":\"abc\"}\n\n");
+        assert_eq!(event.name, "PB_CONNECT");
+        assert_eq!(event.data, r#"{"clientId":"abc"}"#);
+        let event = parse_event("event: messages\ndata: {}\n\n");
+        assert_eq!(
+            (event.name.as_str(), event.data.as_str()),
+            ("messages", "{}")
+        );
+    }
+
+    #[test]
+    fn an_event_without_a_name_is_a_message() {
+        assert_eq!(parse_event("data:x\n\n").name, "message");
+    }
+}

@@ -87,6 +87,8 @@ pub struct RunInfo {
     pub revision: String,
     pub settings: String,
     pub setup: String,
+    /// Servers that were no longer running at the end, with their logs' last lines.
+    pub server_exits: Vec<String>,
 }
 
 pub fn render(info: &RunInfo, results: &[ScenarioResult]) -> String {
@@ -266,6 +268,13 @@ fn render_into(out: &mut String, info: &RunInfo, results: &[ScenarioResult]) -> 
             None => "not measured",
         };
         writeln!(out, "| {target} | {measured} | {met} |")?;
+    }
+
+    if !info.server_exits.is_empty() {
+        writeln!(out, "\n## Servers that exited during the run\n")?;
+        for exit in &info.server_exits {
+            writeln!(out, "```\n{exit}\n```")?;
+        }
     }
 
     let failures: Vec<_> = results
