@@ -12,7 +12,7 @@ mod report;
 mod scenarios;
 mod servers;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -123,61 +123,21 @@ async fn main() -> Result<()> {
         writes: args.writes.unwrap_or(if args.quick { 5 } else { 20 }),
         sse_connections: args.sse_connections,
     };
-    let scenarios: Vec<Scenario> = if args.scenarios.is_empty() {
+    let mut scenarios: Vec<Scenario> = if args.scenarios.is_empty() {
         <Scenario as clap::ValueEnum>::value_variants().to_vec()
     } else {
         args.scenarios.clone()
     };
+    // Always in their declared order, whatever order they were named in (see `Scenario`).
+    scenarios.sort();
+    scenarios.dedup();
     check_open_files(&plan, &scenarios)?;
     let floor_bin = match &args.raw_floor {
         Some(path) => path.clone(),
         None => std::env::current_exe()?.with_file_name("raw-floor"),
     };
 
-    eprintln!("starting Keelbase, PocketBase and the raw floor on 127.0.0.1");
-    let keelbase = Server::start_keelbase(&args.keelbase).await?;
-    let pocketbase = Server::start_pocketbase(&args.pocketbase).await?;
-    let floor = Server::start_raw_floor(&floor_bin, args.records).await?;
-
-    let mut setup_notes = Vec::new();
-    let mut targets = Vec::new();
-    for server in [keelbase, pocketbase] {
-        eprintln!(
-            "{}: setting up and seeding {} messages",
-            server.name, args.records
-        );
-        let api = Api::connect(&server).await?;
-        let session = api
-            .set_up(args.records)
-            .await
-            .with_context(|| format!("setting up {}", server.name))?;
-        check_create_rule(&api, &session)
-            .await
-            .with_context(|| format!("{} enforces the create rule", server.name))?;
-        setup_notes.push(format!(
-            "{} seeded {} messages in {:.1} s",
-            server.name,
-            args.records,
-            session.seed_time.as_secs_f64()
-        ));
-        targets.push(Target {
-            server,
-            api: Some(api),
-            tokens: session.user_tokens,
-            idle_rss_kb: 0,
-        });
-    }
-    targets.push(Target {
-        server: floor,
-        api: None,
-        tokens: Vec::new(),
-        idle_rss_kb: 0,
-    });
-    // Let background work after the seeding (WAL checkpoints, log flushes) settle first.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    for target in &mut targets {
-        target.idle_rss_kb = target.server.memory()?.rss_kb;
-    }
+    let (targets, setup_notes) = start_and_set_up(&args, &floor_bin).await?;
 
     let load_average_before = load_average();
     let mut results = Vec::new();
@@ -259,6 +219,57 @@ async fn main() -> Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Starts the three servers and gives both real ones the same schema, users and data.
+/// Returns them (Keelbase, PocketBase, raw floor) with a note per seeding.
+async fn start_and_set_up(args: &Args, floor_bin: &Path) -> Result<(Vec<Target>, Vec<String>)> {
+    eprintln!("starting Keelbase, PocketBase and the raw floor on 127.0.0.1");
+    let keelbase = Server::start_keelbase(&args.keelbase).await?;
+    let pocketbase = Server::start_pocketbase(&args.pocketbase).await?;
+    let floor = Server::start_raw_floor(floor_bin, args.records).await?;
+
+    let mut setup_notes = Vec::new();
+    let mut targets = Vec::new();
+    for server in [keelbase, pocketbase] {
+        eprintln!(
+            "{}: setting up and seeding {} messages",
+            server.name, args.records
+        );
+        let api = Api::connect(&server).await?;
+        let session = api
+            .set_up(args.records)
+            .await
+            .with_context(|| format!("setting up {}", server.name))?;
+        check_create_rule(&api, &session)
+            .await
+            .with_context(|| format!("{} enforces the create rule", server.name))?;
+        setup_notes.push(format!(
+            "{} seeded {} messages in {:.1} s",
+            server.name,
+            args.records,
+            session.seed_time.as_secs_f64()
+        ));
+        targets.push(Target {
+            server,
+            api: Some(api),
+            tokens: session.user_tokens,
+            idle_rss_kb: 0,
+        });
+    }
+    targets.push(Target {
+        server: floor,
+        api: None,
+        tokens: Vec::new(),
+        idle_rss_kb: 0,
+    });
+    // Let background work after the seeding (WAL checkpoints, log flushes) settle first.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for target in &mut targets {
+        target.idle_rss_kb = target.server.memory()?.rss_kb;
+    }
+
+    Ok((targets, setup_notes))
 }
 
 /// The create rule must refuse an outsider and a member posting in someone else's room,

@@ -12,7 +12,7 @@ use crate::load::Request;
 /// see the same rows (the faster server would otherwise have inserted more by then).
 /// auth-with-password comes after them: password hashing takes far more memory than
 /// anything else, and a process may keep it, which would hide the others' peak RSS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Scenario {
     View,
     ListIndexed,
