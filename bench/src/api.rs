@@ -17,9 +17,9 @@ const BATCH_SIZE: usize = 1000;
 /// Anyone signed in may list messages; only the author may view one by id; only a member
 /// of the room may post in it, and only as themself. The two `@collection.room_members`
 /// conditions share one join, so they must hold for the same membership row.
-pub const MESSAGES_LIST_RULE: &str = "@request.auth.id != ''";
-pub const MESSAGES_VIEW_RULE: &str = "author = @request.auth.id";
-pub const MESSAGES_CREATE_RULE: &str = "@request.auth.id != '' && \
+const MESSAGES_LIST_RULE: &str = "@request.auth.id != ''";
+const MESSAGES_VIEW_RULE: &str = "author = @request.auth.id";
+const MESSAGES_CREATE_RULE: &str = "@request.auth.id != '' && \
      @request.body.author = @request.auth.id && \
      @collection.room_members.room ?= @request.body.room && \
      @collection.room_members.user ?= @request.auth.id";
@@ -190,7 +190,7 @@ impl Api {
         Ok(())
     }
 
-    pub async fn auth_with_password(
+    async fn auth_with_password(
         &self,
         collection: &str,
         identity: &str,
