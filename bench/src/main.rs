@@ -28,7 +28,7 @@ use crate::load::LoadSpec;
 use crate::realtime::{Fanout, SseStream};
 use crate::report::{KEELBASE, Measurement, MemoryMeasurement, Outcome, RunInfo, ScenarioResult};
 use crate::scenarios::Scenario;
-use crate::servers::Server;
+use crate::servers::{Server, process_cpu_time};
 
 #[derive(Parser)]
 #[command(about = "Benchmark Keelbase against PocketBase 0.40.6 (issue 6)")]
@@ -326,6 +326,7 @@ async fn run_load(scenario: Scenario, targets: &[Target], plan: &Plan) -> Result
         for (target, measurement) in targets.iter().zip(&mut measurements) {
             target.server.reset_peak_rss()?;
             let cpu_before = target.server.cpu_time()?;
+            let client_cpu_before = process_cpu_time(std::process::id())?;
             let tokens = target.tokens.clone();
             let records = plan.records;
             let make =
@@ -334,6 +335,7 @@ async fn run_load(scenario: Scenario, targets: &[Target], plan: &Plan) -> Result
                 .await
                 .with_context(|| format!("{} round {round}", target.server.name))?;
             let cpu = target.server.cpu_time()? - cpu_before;
+            let client_cpu = process_cpu_time(std::process::id())? - client_cpu_before;
             let memory = target.server.memory()?;
             let throughput = outcome.requests as f64 / outcome.elapsed.as_secs_f64();
             eprintln!(
@@ -342,6 +344,7 @@ async fn run_load(scenario: Scenario, targets: &[Target], plan: &Plan) -> Result
             );
             measurement.round_throughputs.push(throughput);
             measurement.server_cpu += cpu;
+            measurement.client_cpu += client_cpu;
             measurement.requests += outcome.requests;
             measurement.elapsed += outcome.elapsed;
             measurement.latency.add(&outcome.latency)?;

@@ -26,6 +26,9 @@ pub struct Measurement {
     pub round_throughputs: Vec<f64>,
     /// Load scenarios: CPU time the server process used during the rounds.
     pub server_cpu: Duration,
+    /// Load scenarios: CPU time the load generator used meanwhile. Near a core's worth
+    /// per second, the client rather than the server sets the pace.
+    pub client_cpu: Duration,
 }
 
 impl Measurement {
@@ -38,6 +41,7 @@ impl Measurement {
             peak_rss_kb: 0,
             round_throughputs: Vec::new(),
             server_cpu: Duration::ZERO,
+            client_cpu: Duration::ZERO,
         }
     }
 
@@ -47,6 +51,10 @@ impl Measurement {
 
     fn cpu_micros_per_request(&self) -> f64 {
         self.server_cpu.as_secs_f64() * 1e6 / self.requests as f64
+    }
+
+    fn client_cpu_micros_per_request(&self) -> f64 {
+        self.client_cpu.as_secs_f64() * 1e6 / self.requests as f64
     }
 
     fn quantile_ms(&self, quantile: f64) -> f64 {
@@ -119,15 +127,18 @@ fn render_into(out: &mut String, info: &RunInfo, results: &[ScenarioResult]) -> 
          measurements alternate between the servers round by round (A, B, A, B); \
          throughput and latency are over all rounds, peak RSS is the highest VmHWM of a \
          round (reset to the current RSS before each, so it includes what the process kept \
-         from earlier steps; see Memory). Any unexpected status fails the scenario.\n"
+         from earlier steps; see Memory). CPU per request is user + system time of the \
+         server process, and of the load generator (client), over the requests; when the \
+         client's share nears the machine's, the client sets the pace. Any unexpected \
+         status fails the scenario.\n"
     )?;
 
     writeln!(out, "## Requests\n")?;
     writeln!(
         out,
-        "| # | scenario | server | req/s | req/s per round | p50 ms | p99 ms | server CPU µs/req | peak RSS MiB | requests |"
+        "| # | scenario | server | req/s | req/s per round | p50 ms | p99 ms | server CPU µs/req | client CPU µs/req | peak RSS MiB | requests |"
     )?;
-    writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     for result in results {
         let Ok(Outcome::Load(measurements)) = &result.outcome else {
             continue;
@@ -140,7 +151,7 @@ fn render_into(out: &mut String, info: &RunInfo, results: &[ScenarioResult]) -> 
             };
             writeln!(
                 out,
-                "| {number} | {} | {} | {:.0} | {} | {:.2} | {:.2} | {:.0} | {} | {} |",
+                "| {number} | {} | {} | {:.0} | {} | {:.2} | {:.2} | {:.0} | {:.0} | {} | {} |",
                 result.scenario.title(),
                 m.server,
                 m.throughput(),
@@ -152,6 +163,7 @@ fn render_into(out: &mut String, info: &RunInfo, results: &[ScenarioResult]) -> 
                 m.quantile_ms(0.5),
                 m.quantile_ms(0.99),
                 m.cpu_micros_per_request(),
+                m.client_cpu_micros_per_request(),
                 mib(m.peak_rss_kb),
                 m.requests
             )?;
@@ -347,19 +359,26 @@ fn targets(results: &[ScenarioResult]) -> Vec<(String, String, Option<bool>)> {
         None => (target, "—".to_owned(), None),
     });
 
+    // The highest peak of each server over the load scenarios, with the scenario it was in.
     let peak = |server: &str| {
         results
             .iter()
             .filter_map(|r| match &r.outcome {
-                Ok(Outcome::Load(m)) => find(m, server).map(|m| m.peak_rss_kb),
+                Ok(Outcome::Load(m)) => find(m, server).map(|m| (m.peak_rss_kb, r.scenario)),
                 _ => None,
             })
-            .max()
+            .max_by_key(|(peak_kb, _)| *peak_kb)
     };
     let target = "peak RSS under load ≤ ⅓ of PocketBase's".to_owned();
     rows.push(match peak(KEELBASE).zip(peak(POCKETBASE)) {
-        Some((kb, pb)) => {
-            let measured = format!("{} vs {} MiB", mib(kb), mib(pb));
+        Some(((kb, kb_scenario), (pb, pb_scenario))) => {
+            let measured = format!(
+                "{} MiB ({}) vs {} MiB ({})",
+                mib(kb),
+                kb_scenario.title(),
+                mib(pb),
+                pb_scenario.title()
+            );
             (target, measured, Some(kb * 3 <= pb))
         }
         None => (target, "—".to_owned(), None),

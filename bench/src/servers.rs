@@ -192,26 +192,11 @@ impl Server {
         })
     }
 
-    /// CPU time (user + system, all threads) the process has used so far. Per request it
+    /// CPU time (user + system, all threads) the server has used so far. Per request it
     /// is steadier than throughput on a busy machine: other work slows a server down but
     /// does not make it burn more CPU per request.
     pub fn cpu_time(&self) -> Result<Duration> {
-        let path = format!("/proc/{}/stat", self.pid);
-        let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-        // The command name in parentheses may hold spaces; the fields after it do not.
-        // utime and stime are the 14th and 15th fields, the 12th and 13th after it.
-        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let ticks: Vec<u64> = after_name
-            .split_whitespace()
-            .skip(11)
-            .take(2)
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("parsing {path}"))?;
-        ensure!(ticks.len() == 2, "{path} is too short");
-        Ok(Duration::from_millis(
-            (ticks[0] + ticks[1]) * 1000 / CLOCK_TICKS_PER_SECOND,
-        ))
+        process_cpu_time(self.pid)
     }
 
     pub async fn stop(mut self) -> Result<()> {
@@ -225,6 +210,26 @@ impl Server {
 pub struct Memory {
     pub rss_kb: u64,
     pub peak_kb: u64,
+}
+
+/// CPU time (user + system, all threads) process `pid` has used so far.
+pub fn process_cpu_time(pid: u32) -> Result<Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // The command name in parentheses may hold spaces; the fields after it do not.
+    // utime and stime are the 14th and 15th fields, the 12th and 13th after it.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: Vec<u64> = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing {path}"))?;
+    ensure!(ticks.len() == 2, "{path} is too short");
+    Ok(Duration::from_millis(
+        (ticks[0] + ticks[1]) * 1000 / CLOCK_TICKS_PER_SECOND,
+    ))
 }
 
 async fn run_to_end(command: &mut Command) -> Result<()> {
