@@ -107,6 +107,10 @@ async fn main() -> Result<()> {
         "--records must be at least {} so every user has messages to view",
         MEMBER_USERS * 20
     );
+    ensure!(
+        args.rounds > 0 && args.concurrency > 0 && args.max_requests > 0,
+        "--rounds, --concurrency and --max-requests must be positive"
+    );
     let plan = Plan {
         load: LoadSpec {
             concurrency: args.concurrency,
