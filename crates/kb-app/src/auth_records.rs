@@ -67,7 +67,7 @@ impl App {
             _ => None,
         };
         let old = text(body, "oldPassword").map(str::to_owned);
-        tokio::task::spawn_blocking(move || {
+        password::off_thread(move || {
             let mut work = PasswordWork::default();
             for (field, plain) in plains {
                 let hash = password::hash(&plain).map_err(AppError::Internal)?;
@@ -79,8 +79,7 @@ impl App {
             }
             Ok(work)
         })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
+        .await?
     }
 }
 

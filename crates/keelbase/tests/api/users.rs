@@ -775,3 +775,39 @@ fn merge(target: &mut Value, extra: &Value) {
         }
     }
 }
+
+/// A burst of sign-ups (each an argon2 hash of 46 MiB) keeps the real binary's memory
+/// bounded while it runs (hashes queue for one thread per core) and gives it back after.
+#[tokio::test]
+async fn a_burst_of_sign_ups_keeps_memory_bounded() {
+    const SIGN_UPS: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::process::ServeProcess::start(dir.path());
+    let before = crate::process::memory_kib(server.pid(), "VmRSS");
+    let guest = Client::new(&server.base, None);
+    let mut sign_ups = tokio::task::JoinSet::new();
+    for n in 0..SIGN_UPS {
+        let guest = guest.clone();
+        sign_ups.spawn(async move {
+            guest
+                .post_json(
+                    "/api/collections/users/records",
+                    &json!({"email": format!("burst{n}@example.com"), "password": PASSWORD,
+                            "passwordConfirm": PASSWORD}),
+                )
+                .await
+                .0
+        });
+    }
+    let statuses = sign_ups.join_all().await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let peak = crate::process::memory_kib(server.pid(), "VmHWM");
+    let after = crate::process::memory_kib(server.pid(), "VmRSS");
+    let (peak_mib, kept_mib) = (
+        peak.saturating_sub(before) / 1024,
+        after.saturating_sub(before) / 1024,
+    );
+    eprintln!("{SIGN_UPS} concurrent sign-ups: +{peak_mib} MiB at the peak, +{kept_mib} MiB kept");
+    assert!(peak_mib < 150, "peak memory grew by {peak_mib} MiB");
+    assert!(kept_mib < 32, "{kept_mib} MiB kept after the burst");
+}
