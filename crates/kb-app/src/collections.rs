@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::app::{App, Requester};
 use crate::error::{AppError, AppResult};
-use crate::records::{ListParams, MAX_PER_PAGE, Page, delete_cascading};
+use crate::records::{ListParams, Page, delete_cascading, listing_query};
 use crate::system;
 
 const RESERVED_FIELD_NAMES: &[&str] = &[
@@ -28,7 +28,6 @@ const RESERVED_FIELD_NAMES: &[&str] = &[
     "expand",
 ];
 const RESERVED_AUTH_FIELD_NAMES: &[&str] = &["passwordConfirm", "oldPassword"];
-const GENERIC_ERROR: &str = "Something went wrong while processing your request.";
 
 /// 401 for guests, 403 for other records: the collections and settings APIs are for
 /// superusers only.
@@ -106,30 +105,8 @@ impl App {
     pub async fn list_collections(&self, params: ListParams) -> AppResult<Page> {
         let listing = Arc::new(listing_collection());
         let schema = self.schema();
-        let options = ResolveOptions::default();
-        let filter = match kb_filter::parse_filter(&params.filter)
-            .map_err(|_| AppError::bad_request(GENERIC_ERROR))?
-        {
-            Some(expr) => Some(
-                resolve_filter(&expr, &schema, &listing, &options)
-                    .map_err(|_| AppError::bad_request(GENERIC_ERROR))?,
-            ),
-            None => None,
-        };
-        let sort = kb_filter::parse_sort(&params.sort)
-            .map_err(|_| AppError::bad_request(GENERIC_ERROR))?
-            .iter()
-            .map(|item| {
-                kb_query::resolve_sort_key(&item.field, &schema, &listing, &options)
-                    .map(|key| (key, item.descending))
-                    .map_err(|_| AppError::bad_request(GENERIC_ERROR))
-            })
-            .collect::<AppResult<Vec<_>>>()?;
-        let page = params.page.max(1);
-        let per_page = match params.per_page {
-            0 => 30,
-            n => n.min(MAX_PER_PAGE),
-        };
+        let (filter, sort) = listing_query(&schema, &listing, &params)?;
+        let (page, per_page) = params.page_and_size();
         let skip_total = params.skip_total;
         let (rows, total) = self
             .store

@@ -7,8 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use kb_core::Schema;
-use kb_query::{FilterPlan, ResolveOptions, resolve_filter, resolve_sort_key};
 use kb_store::logs::log_collection;
 use kb_store::{LogEntry, LogQuery, LogStore, Row};
 use parking_lot::Mutex;
@@ -18,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::records::{ListParams, MAX_PER_PAGE, Page};
+use crate::records::{ListParams, Page, listing_filter, listing_query};
 
 /// Logs waiting for the writer. Past this a log is dropped (and counted): a burst must
 /// never make requests wait for the logs database.
@@ -36,7 +34,6 @@ const DEFAULT_MAX_DATA_SIZE: usize = 16 << 10;
 pub const LEVEL_INFO: i64 = 0;
 pub const LEVEL_ERROR: i64 = 8;
 
-const GENERIC_ERROR: &str = "Something went wrong while processing your request.";
 const STATS_FILTER_ERROR: &str = "Invalid filter format.";
 
 /// What the HTTP layer saw of one request, for its log.
@@ -289,17 +286,6 @@ fn log_json(row: &Row) -> Value {
     })
 }
 
-fn resolve(filter: &str, schema: &Schema, error: &str) -> AppResult<Option<FilterPlan>> {
-    let logs = log_collection();
-    let options = ResolveOptions::default();
-    match kb_filter::parse_filter(filter).map_err(|_| AppError::bad_request(error))? {
-        Some(expr) => resolve_filter(&expr, schema, &logs, &options)
-            .map(Some)
-            .map_err(|_| AppError::bad_request(error)),
-        None => Ok(None),
-    }
-}
-
 impl App {
     /// Log one API request, as the settings ask (`maxDays` 0 turns request logs off,
     /// `minLevel`, `logIP`, `logAuthId`, `maxDataSize`). Never waits.
@@ -363,23 +349,8 @@ impl App {
     /// `GET /api/logs`: a page of logs, filtered and sorted like records.
     pub async fn list_logs(&self, params: ListParams) -> AppResult<Page> {
         let schema = self.schema();
-        let filter = resolve(&params.filter, &schema, GENERIC_ERROR)?;
-        let logs = log_collection();
-        let options = ResolveOptions::default();
-        let sort = kb_filter::parse_sort(&params.sort)
-            .map_err(|_| AppError::bad_request(GENERIC_ERROR))?
-            .iter()
-            .map(|item| {
-                resolve_sort_key(&item.field, &schema, &logs, &options)
-                    .map(|key| (key, item.descending))
-                    .map_err(|_| AppError::bad_request(GENERIC_ERROR))
-            })
-            .collect::<AppResult<Vec<_>>>()?;
-        let page = params.page.max(1);
-        let per_page = match params.per_page {
-            0 => 30,
-            n => n.min(MAX_PER_PAGE),
-        };
+        let (filter, sort) = listing_query(&schema, &log_collection(), &params)?;
+        let (page, per_page) = params.page_and_size();
         let result = self
             .logs
             .store()?
@@ -409,7 +380,12 @@ impl App {
 
     /// `GET /api/logs/stats`: matching logs per hour.
     pub async fn log_stats(&self, filter: &str) -> AppResult<Value> {
-        let filter = resolve(filter, &self.schema(), STATS_FILTER_ERROR)?;
+        let filter = listing_filter(
+            &self.schema(),
+            &log_collection(),
+            filter,
+            STATS_FILTER_ERROR,
+        )?;
         let buckets = self
             .logs
             .store()?

@@ -564,10 +564,7 @@ impl App {
         {
             match collection.field(&mapped.avatar_url).map(|f| &f.kind) {
                 Some(FieldKind::File(options)) => {
-                    let limit = match options.max_size {
-                        0 => kb_core::value::DEFAULT_FILE_MAX_SIZE,
-                        size => size,
-                    };
+                    let limit = options.max_file_size();
                     let staging = self.files().staging_dir();
                     let download = download_upload(
                         http_client(),

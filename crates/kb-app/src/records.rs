@@ -33,6 +33,60 @@ pub struct ListParams {
     pub skip_total: bool,
 }
 
+impl ListParams {
+    /// The page asked for (from 1) and its size (30 when not given, at most
+    /// [`MAX_PER_PAGE`]).
+    pub(crate) fn page_and_size(&self) -> (u64, u64) {
+        let per_page = match self.per_page {
+            0 => DEFAULT_PER_PAGE,
+            n => n.min(MAX_PER_PAGE),
+        };
+        (self.page.max(1), per_page)
+    }
+}
+
+/// Resolved sort keys, each with whether it sorts descending.
+pub(crate) type SortKeys = Vec<(SortKey, bool)>;
+
+/// The `filter` and `sort` of a superuser listing (collections, logs), resolved against
+/// the pseudo-collection `listing` it lists; anything that does not resolve is the API's
+/// generic 400.
+pub(crate) fn listing_query(
+    schema: &Schema,
+    listing: &Collection,
+    params: &ListParams,
+) -> AppResult<(Option<FilterPlan>, SortKeys)> {
+    let filter = listing_filter(schema, listing, &params.filter, GENERIC_ERROR)?;
+    let options = ResolveOptions::default();
+    let sort = kb_filter::parse_sort(&params.sort)
+        .map_err(|_| AppError::bad_request(GENERIC_ERROR))?
+        .iter()
+        .map(|item| {
+            resolve_sort_key(&item.field, schema, listing, &options)
+                .map(|key| (key, item.descending))
+                .map_err(|_| AppError::bad_request(GENERIC_ERROR))
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok((filter, sort))
+}
+
+/// A superuser's `filter` on the pseudo-collection `listing`; one that does not resolve is
+/// a 400 with `message`.
+pub(crate) fn listing_filter(
+    schema: &Schema,
+    listing: &Collection,
+    filter: &str,
+    message: &str,
+) -> AppResult<Option<FilterPlan>> {
+    let invalid = || AppError::bad_request(message);
+    match kb_filter::parse_filter(filter).map_err(|_| invalid())? {
+        Some(expr) => resolve_filter(&expr, schema, listing, &ResolveOptions::default())
+            .map(Some)
+            .map_err(|_| invalid()),
+        None => Ok(None),
+    }
+}
+
 /// One page of records.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -169,7 +223,7 @@ impl App {
         requester: &Requester,
         collection: &Collection,
         sort: &str,
-    ) -> AppResult<Vec<(SortKey, bool)>> {
+    ) -> AppResult<SortKeys> {
         only_superusers_reach_request_data(requester, sort)?;
         let items =
             kb_filter::parse_sort(sort).map_err(|_| AppError::bad_request(GENERIC_ERROR))?;
@@ -205,11 +259,7 @@ impl App {
         let filter = self.client_filter(&schema, requester, &collection, &params.filter)?;
         let sort = self.sort_keys(&schema, requester, &collection, &params.sort)?;
         let expand = self.expand_plan(&schema, requester, &collection, &params.expand);
-        let page = params.page.max(1);
-        let per_page = match params.per_page {
-            0 => DEFAULT_PER_PAGE,
-            n => n.min(MAX_PER_PAGE),
-        };
+        let (page, per_page) = params.page_and_size();
         let plans = conditions(&access, filter.as_ref());
         let request = self.request_info(requester, meta, None, "default");
         let expand_request = self.request_info(requester, meta, None, "expand");

@@ -371,13 +371,11 @@ impl crate::app::App {
             .fields
             .iter()
             .filter_map(|field| match &field.kind {
-                FieldKind::File(options) => {
-                    let size = match options.max_size {
-                        0 => kb_core::value::DEFAULT_FILE_MAX_SIZE,
-                        size => size,
-                    };
-                    Some(size.saturating_mul(options.max_select.max(1)))
-                }
+                FieldKind::File(options) => Some(
+                    options
+                        .max_file_size()
+                        .saturating_mul(options.max_select.max(1)),
+                ),
                 _ => None,
             })
             .fold(0, u64::saturating_add)

@@ -137,6 +137,16 @@ pub struct FileOptions {
     pub help: String,
 }
 
+impl FileOptions {
+    /// The largest file one upload may be, in bytes (`maxSize`, or 5 MiB when it is 0).
+    pub fn max_file_size(&self) -> u64 {
+        match self.max_size {
+            0 => crate::value::DEFAULT_FILE_MAX_SIZE,
+            size => size,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RelationOptions {

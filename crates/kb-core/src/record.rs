@@ -258,11 +258,7 @@ fn upload_error(
     options: &crate::field::FileOptions,
     upload: &UploadCheck<'_>,
 ) -> Option<FieldError> {
-    let max = if options.max_size == 0 {
-        value::DEFAULT_FILE_MAX_SIZE
-    } else {
-        options.max_size
-    };
+    let max = options.max_file_size();
     if upload.size > max {
         return Some(
             FieldError::new(
