@@ -7,6 +7,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use keelbase::{Config, Server, migrate_data, open_app};
 
+#[global_allocator]
+static ALLOCATOR: kb_alloc::Allocator = kb_alloc::Allocator;
+
 #[derive(Parser)]
 #[command(
     name = "keelbase",
