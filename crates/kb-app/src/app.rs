@@ -3,7 +3,7 @@
 //! their own modules.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use arc_swap::ArcSwap;
 use kb_core::settings::Settings;
@@ -14,6 +14,7 @@ use kb_store::{RequestInfo, Row, Store};
 use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
 
+use crate::auth_cache::AuthCache;
 use crate::error::{AppError, AppResult};
 use crate::system::{self, SUPERUSERS_ID};
 use crate::tokens;
@@ -25,11 +26,25 @@ pub enum Requester {
     /// A record of an auth collection, authenticated by its token.
     Auth {
         collection: Arc<Collection>,
-        record: Row,
+        record: Arc<Row>,
+        /// `@request.auth`, built once (see [`Requester::auth`]).
+        info: Arc<Value>,
     },
 }
 
 impl Requester {
+    /// The requester a record of `collection` is.
+    pub fn auth(collection: Arc<Collection>, record: Row) -> Requester {
+        let mut info = record.clone();
+        info.insert("collectionId".into(), collection.id.clone().into());
+        info.insert("collectionName".into(), collection.name.clone().into());
+        Requester::Auth {
+            collection,
+            record: Arc::new(record),
+            info: Arc::new(Value::Object(info)),
+        }
+    }
+
     pub fn is_superuser(&self) -> bool {
         matches!(self, Requester::Auth { collection, .. } if collection.id == SUPERUSERS_ID)
     }
@@ -43,25 +58,24 @@ impl Requester {
 
     /// The `auth` part of the request info rules read: every field of the auth record plus
     /// its collection; a guest has empty ids, so `@request.auth.id = ""` holds.
-    fn info(&self) -> Value {
+    fn info(&self) -> Arc<Value> {
+        static GUEST: LazyLock<Arc<Value>> =
+            LazyLock::new(|| Arc::new(json!({"id": "", "collectionId": "", "collectionName": ""})));
         match self {
-            Requester::Guest => json!({"id": "", "collectionId": "", "collectionName": ""}),
-            Requester::Auth { collection, record } => {
-                let mut auth = record.clone();
-                auth.insert("collectionId".into(), collection.id.clone().into());
-                auth.insert("collectionName".into(), collection.name.clone().into());
-                Value::Object(auth)
-            }
+            Requester::Guest => GUEST.clone(),
+            Requester::Auth { info, .. } => info.clone(),
         }
     }
 }
 
 /// What the HTTP layer knows about a request, for `@request.*` in rules.
 #[derive(Debug, Clone, Default)]
+/// Shared, so every statement's request info can point at it.
 pub struct RequestMeta {
-    pub method: String,
-    pub query: Map<String, Value>,
-    pub headers: Map<String, Value>,
+    pub method: Arc<str>,
+    pub query: Arc<Map<String, Value>>,
+    /// Header names in snake case (`user_agent`).
+    pub headers: Arc<Map<String, Value>>,
 }
 
 /// One of a collection's API rules.
@@ -144,6 +158,8 @@ pub struct App {
     pub logs: crate::logs::Logs,
     /// Record files (local disk or S3, following `settings.s3`; see `files`).
     pub(crate) files: Arc<kb_files::FileStorage>,
+    /// Tokens already verified, with their auth records (see `auth_cache`).
+    pub(crate) auth_cache: Arc<AuthCache>,
 }
 
 impl App {
@@ -196,7 +212,9 @@ impl App {
             deliveries: Default::default(),
             logs: Default::default(),
             files,
+            auth_cache: Arc::default(),
         });
+        AuthCache::start(&app);
         crate::record_events::RecordEvents::start(&app);
         crate::files::FileCleanup::start(&app);
         crate::remote::follow(&app);
@@ -288,7 +306,7 @@ impl App {
         requester: &Requester,
         meta: &RequestMeta,
         body: Option<&Map<String, Value>>,
-        context: &str,
+        context: &'static str,
     ) -> RequestInfo {
         request_info(requester, meta, body, context)
     }
@@ -302,10 +320,16 @@ impl App {
         let Some(claims) = tokens::unverified(token) else {
             return Requester::Guest;
         };
-        if claims.kind != tokens::AUTH {
+        if claims.kind != tokens::AUTH || claims.exp < jiff::Timestamp::now().as_second() {
             return Requester::Guest;
         }
-        let Some(collection) = self.schema().by_id(&claims.collection_id).cloned() else {
+        let schema = self.schema();
+        let key = (claims.collection_id, claims.id);
+        if let Some(requester) = self.auth_cache.get(&key, schema.version, token) {
+            return requester;
+        }
+        let (generation, read_at) = (self.auth_cache.generation(), std::time::Instant::now());
+        let Some(collection) = schema.by_id(&key.0).cloned() else {
             return Requester::Guest;
         };
         let Some(options) = collection.auth_options() else {
@@ -313,7 +337,7 @@ impl App {
         };
         let secret = options.auth_token.secret.clone();
         let lookup = collection.clone();
-        let id = claims.id.clone();
+        let id = key.1.clone();
         let record = self
             .store
             .read(move |r| {
@@ -332,7 +356,10 @@ impl App {
         {
             return Requester::Guest;
         }
-        Requester::Auth { collection, record }
+        let requester = Requester::auth(collection, record);
+        self.auth_cache
+            .insert(key, schema.version, generation, read_at, token, &requester);
+        requester
     }
 }
 
@@ -358,16 +385,16 @@ pub fn request_info(
     requester: &Requester,
     meta: &RequestMeta,
     body: Option<&Map<String, Value>>,
-    context: &str,
+    context: &'static str,
 ) -> RequestInfo {
-    RequestInfo(json!({
-        "auth": requester.info(),
-        "body": body.cloned().map(Value::Object).unwrap_or_else(|| json!({})),
-        "query": meta.query,
-        "headers": meta.headers,
-        "method": meta.method,
-        "context": context,
-    }))
+    RequestInfo {
+        auth: requester.info(),
+        body: body.cloned().map(Arc::new),
+        query: meta.query.clone(),
+        headers: meta.headers.clone(),
+        method: meta.method.clone(),
+        context,
+    }
 }
 
 /// Parse and resolve a stored rule; `None` if it no longer compiles.

@@ -81,6 +81,7 @@ pub(crate) fn own_record<'a>(
     let Requester::Auth {
         collection: own,
         record,
+        ..
     } = requester
     else {
         return Err(AppError::Unauthorized(
@@ -321,10 +322,7 @@ impl App {
                 .unwrap_or_default()
                 .to_owned(),
         );
-        let requester = Requester::Auth {
-            collection: collection.clone(),
-            record: record.clone(),
-        };
+        let requester = Requester::auth(collection.clone(), record.clone());
         let request =
             crate::app::request_info(&requester, &RequestMeta::default(), None, "default");
         self.store

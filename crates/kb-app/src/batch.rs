@@ -184,14 +184,14 @@ fn inner_meta(
             .entry(key.into_owned())
             .or_insert_with(|| Value::String(value.into_owned()));
     }
-    let mut merged = outer.headers.clone();
+    let mut merged = Map::clone(&outer.headers);
     for (name, value) in headers {
         merged.insert(name.to_ascii_lowercase().replace('-', "_"), value.clone());
     }
     RequestMeta {
-        method: method.to_owned(),
-        query: query_json,
-        headers: merged,
+        method: method.into(),
+        query: Arc::new(query_json),
+        headers: Arc::new(merged),
     }
 }
 
@@ -726,12 +726,12 @@ mod tests {
     #[test]
     fn inner_headers_override_the_batch_headers() {
         let mut outer = RequestMeta::default();
-        outer.headers.insert("x_token".into(), "outer".into());
-        outer.headers.insert("user_agent".into(), "ua".into());
+        Arc::make_mut(&mut outer.headers).insert("x_token".into(), "outer".into());
+        Arc::make_mut(&mut outer.headers).insert("user_agent".into(), "ua".into());
         let mut own = Map::new();
         own.insert("X-Token".into(), "inner".into());
         let meta = inner_meta(&outer, "PATCH", "a=1&a=2&b=%20x", &own);
-        assert_eq!(meta.method, "PATCH");
+        assert_eq!(&*meta.method, "PATCH");
         assert_eq!(meta.headers["x_token"], "inner");
         assert_eq!(meta.headers["user_agent"], "ua");
         assert_eq!(meta.query["a"], "1");

@@ -169,7 +169,10 @@ impl App {
 
     /// `POST /api/files/token`: a short-lived token for protected files, for any auth record.
     pub fn file_token(&self, requester: &Requester) -> AppResult<String> {
-        let Requester::Auth { collection, record } = requester else {
+        let Requester::Auth {
+            collection, record, ..
+        } = requester
+        else {
             return Err(AppError::Unauthorized(
                 "The request requires valid record authorization token.".into(),
             ));
@@ -222,7 +225,7 @@ impl App {
         {
             return Requester::Guest;
         }
-        Requester::Auth { collection, record }
+        Requester::auth(collection, record)
     }
 
     /// `POST /api/settings/test/s3`: write and delete a test file with the stored settings

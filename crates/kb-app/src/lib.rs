@@ -6,6 +6,7 @@ mod account;
 mod app;
 mod auth;
 mod auth_alert;
+mod auth_cache;
 mod auth_options;
 mod auth_records;
 mod batch;

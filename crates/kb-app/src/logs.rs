@@ -337,9 +337,10 @@ impl App {
             Ok(n) => n,
         };
         let data = limit_data_size(data, max);
+        let now = jiff::Timestamp::now();
         self.logs.push(LogEntry {
-            id: kb_core::id::new_record_id(),
-            created: kb_core::datetime::now(),
+            id: kb_core::id::time_ordered_id(u64::try_from(now.as_millisecond()).unwrap_or(0)),
+            created: kb_core::datetime::format(now),
             level,
             message: format!("{method} {}", path_unescape(&url)),
             data: Value::Object(data),

@@ -346,7 +346,8 @@ impl App {
             Requester::Auth {
                 collection: c,
                 record,
-            } if c.id == collection.id => Some(record.clone()),
+                ..
+            } if c.id == collection.id => Some(Row::clone(record)),
             _ => None,
         };
         let (target, links_for_read) = (collection.clone(), links.clone());
@@ -422,7 +423,7 @@ impl App {
         login: &OAuth2Login<'_>,
     ) -> AppResult<Row> {
         let record_id = text(&record, "id");
-        let is_logged_in = matches!(login.requester, Requester::Auth { collection: c, record: r }
+        let is_logged_in = matches!(login.requester, Requester::Auth { collection: c, record: r, .. }
             if c.id == collection.id && text(r, "id") == record_id);
         let new_password = if !is_logged_in && !is_verified(&record) {
             let random = random_password();

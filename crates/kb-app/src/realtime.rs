@@ -88,8 +88,8 @@ impl Default for Limits {
 /// snake_cased, as for ordinary requests.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SubscriptionOptions {
-    pub query: Map<String, Value>,
-    pub headers: Map<String, Value>,
+    pub query: Arc<Map<String, Value>>,
+    pub headers: Arc<Map<String, Value>>,
 }
 
 impl SubscriptionOptions {
@@ -104,16 +104,20 @@ impl SubscriptionOptions {
             return options;
         };
         if let Some(Value::Object(query)) = parsed.get("query") {
-            options.query = query
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(stringify(v))))
-                .collect();
+            options.query = Arc::new(
+                query
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(stringify(v))))
+                    .collect(),
+            );
         }
         if let Some(Value::Object(headers)) = parsed.get("headers") {
-            options.headers = headers
-                .iter()
-                .map(|(k, v)| (snake_case(k), Value::String(stringify(v))))
-                .collect();
+            options.headers = Arc::new(
+                headers
+                    .iter()
+                    .map(|(k, v)| (snake_case(k), Value::String(stringify(v))))
+                    .collect(),
+            );
         }
         options
     }
@@ -573,11 +577,13 @@ impl Realtime {
     pub fn auth_record_updated(&self, collection: &Arc<Collection>, record: &Row) {
         let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
         let token_key = record.get("tokenKey");
+        let mut updated = None;
         for client in self.clients() {
             let mut state = client.state.lock();
             let Requester::Auth {
                 collection: bound_collection,
                 record: bound,
+                ..
             } = &state.auth
             else {
                 continue;
@@ -588,10 +594,9 @@ impl Realtime {
                 continue;
             }
             state.auth = if bound.get("tokenKey") == token_key {
-                Requester::Auth {
-                    collection: collection.clone(),
-                    record: record.clone(),
-                }
+                updated
+                    .get_or_insert_with(|| Requester::auth(collection.clone(), record.clone()))
+                    .clone()
             } else {
                 Requester::Guest
             };
@@ -627,7 +632,9 @@ fn subject(topic: &str) -> &str {
 fn auth_key(requester: &Requester) -> Option<(&str, &str)> {
     match requester {
         Requester::Guest => None,
-        Requester::Auth { collection, record } => Some((
+        Requester::Auth {
+            collection, record, ..
+        } => Some((
             collection.id.as_str(),
             record.get("id").and_then(Value::as_str).unwrap_or_default(),
         )),
@@ -708,15 +715,15 @@ mod tests {
         );
         let options = SubscriptionOptions::of_topic(&topic);
         assert_eq!(
-            Value::Object(options.query.clone()),
+            Value::Object(Map::clone(&options.query)),
             json!({"filter": "a>1", "n": "2", "f": "1.5", "e": "1000000000000000000000", "b": "true", "x": "", "arr": ""})
         );
         assert_eq!(
-            Value::Object(options.headers.clone()),
+            Value::Object(Map::clone(&options.headers)),
             json!({"x_token": "abc", "my_header": "3"})
         );
         assert_eq!(options.filter(), "a>1");
-        assert_eq!(options.meta().method, "GET");
+        assert_eq!(&*options.meta().method, "GET");
         for bad in [
             "posts?options=notjson",
             "posts?options=%7B%22query%22%3A1%7D",

@@ -126,7 +126,9 @@ pub(crate) struct Presenter {
 impl Presenter {
     pub(crate) fn new(requester: &Requester) -> Self {
         let owner = match requester {
-            Requester::Auth { collection, record } => record
+            Requester::Auth {
+                collection, record, ..
+            } => record
                 .get("id")
                 .and_then(Value::as_str)
                 .map(|id| (collection.id.clone(), id.to_owned())),

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kb_store::RemoteChange;
+use kb_store::{ChangeKind, RemoteChange};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -41,6 +41,8 @@ async fn apply(app: &Arc<App>, change: RemoteChange) -> AppResult<()> {
                 .read(|r| Ok::<_, AppError>(r.load_collections()?))
                 .await?;
             app.replace_schema(collections);
+            // Sent after a reconnect too, when record changes may have been missed.
+            app.auth_cache.clear();
         }
         RemoteChange::Settings => {
             let settings = app
@@ -53,7 +55,13 @@ async fn apply(app: &Arc<App>, change: RemoteChange) -> AppResult<()> {
             kind,
             collection_id,
             record,
-        } => deliver_remote(app, kind, &collection_id, record).await?,
+        } => {
+            if kind != ChangeKind::Create {
+                let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+                app.auth_cache.invalidate(&collection_id, id);
+            }
+            deliver_remote(app, kind, &collection_id, record).await?
+        }
         RemoteChange::Message(message) => on_message(app, &message).await?,
     }
     Ok(())

@@ -74,7 +74,10 @@ pub(crate) struct LoggedAuth(Arc<OnceLock<(String, String)>>);
 
 impl LoggedAuth {
     pub(crate) fn set(&self, requester: &Requester) {
-        if let Requester::Auth { collection, record } = requester {
+        if let Requester::Auth {
+            collection, record, ..
+        } = requester
+        {
             let id = record
                 .get("id")
                 .and_then(Value::as_str)

@@ -144,9 +144,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
         Ok(Params {
             query,
             meta: RequestMeta {
-                method: parts.method.as_str().to_owned(),
-                query: query_json,
-                headers,
+                method: parts.method.as_str().into(),
+                query: Arc::new(query_json),
+                headers: Arc::new(headers),
             },
         })
     }

@@ -3,7 +3,10 @@
 
 use kb_core::field::{Field, StorageClass};
 use kb_query::plan::{DateMacro, ParamSource, RequestRead, RequestRef, Value as PlanValue};
-use serde_json::Value;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
 
 /// A SQL value, as bound to a parameter or read from a column.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,19 +101,56 @@ pub fn decode(field: &Field, value: SqlValue) -> Value {
     }
 }
 
-/// Values a filter can read from the request: `{auth, body, query, headers, method, context}`.
-/// Kept as JSON so the API layer fills it once and every compiled rule reads from it.
+/// Values a filter can read from the request (`@request.auth`, `.body`, `.query`,
+/// `.headers`, `.method`, `.context`). The parts are shared: the API layer builds them once
+/// per request, and the request info of each statement only counts references.
 #[derive(Debug, Clone, Default)]
-pub struct RequestInfo(pub Value);
+pub struct RequestInfo {
+    /// The auth record with `collectionId` and `collectionName` (empty ids for a guest).
+    pub auth: Arc<Value>,
+    /// The submitted body; `None` reads as `{}`.
+    pub body: Option<Arc<Map<String, Value>>>,
+    pub query: Arc<Map<String, Value>>,
+    /// Header names in snake case (`user_agent`).
+    pub headers: Arc<Map<String, Value>>,
+    pub method: Arc<str>,
+    pub context: &'static str,
+}
 
 impl RequestInfo {
-    fn lookup(&self, path: &[String]) -> Option<&Value> {
-        let mut current = &self.0;
-        for key in path {
-            current = current.as_object()?.get(key)?;
+    fn lookup(&self, path: &[String]) -> Option<Cow<'_, Value>> {
+        let (part, rest) = path.split_first()?;
+        match part.as_str() {
+            "auth" => walk(&self.auth, rest).map(Cow::Borrowed),
+            "body" => match &self.body {
+                Some(body) => walk_map(body, rest),
+                None if rest.is_empty() => Some(Cow::Owned(Value::Object(Map::new()))),
+                None => None,
+            },
+            "query" => walk_map(&self.query, rest),
+            "headers" => walk_map(&self.headers, rest),
+            "method" if rest.is_empty() => Some(Cow::Owned(Value::from(&*self.method))),
+            "context" if rest.is_empty() => Some(Cow::Owned(Value::from(self.context))),
+            _ => None,
         }
-        Some(current)
     }
+}
+
+/// The value at `path` inside `map`; the map itself (as an object) for an empty path.
+fn walk_map<'a>(map: &'a Map<String, Value>, path: &[String]) -> Option<Cow<'a, Value>> {
+    match path.split_first() {
+        None => Some(Cow::Owned(Value::Object(map.clone()))),
+        Some((key, rest)) => walk(map.get(key)?, rest).map(Cow::Borrowed),
+    }
+}
+
+/// The value at `path` inside `value` (object keys only).
+fn walk<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    let mut current = value;
+    for key in path {
+        current = current.as_object()?.get(key)?;
+    }
+    Some(current)
 }
 
 /// The time macros are evaluated against, fixed once per statement.
@@ -141,6 +181,7 @@ fn json_to_sql(value: &Value) -> SqlValue {
 
 fn request_value(request: &RequestInfo, reference: &RequestRef) -> SqlValue {
     let found = request.lookup(&reference.path);
+    let found = found.as_deref();
     match reference.read {
         RequestRead::Value => found.map(json_to_sql).unwrap_or(SqlValue::Null),
         RequestRead::IsSet => SqlValue::Integer(i64::from(found.is_some())),

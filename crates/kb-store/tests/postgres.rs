@@ -147,7 +147,11 @@ impl Pair {
                         limit: Some(100),
                         offset: 0,
                     };
-                    let request = RequestInfo(json!({"auth": {"id": "u1"}, "body": {"n": 5}}));
+                    let request = RequestInfo {
+                        auth: Arc::new(json!({"id": "u1"})),
+                        body: Some(Arc::new(json!({"n": 5}).as_object().unwrap().clone())),
+                        ..RequestInfo::default()
+                    };
                     r.list(&query, &request)
                 })
                 .await

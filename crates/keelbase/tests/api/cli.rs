@@ -69,6 +69,9 @@ async fn superuser_upsert_again_changes_the_password_and_revokes_old_tokens() {
     assert_eq!(status, 200, "{auth}");
     let old_token = auth["token"].as_str().unwrap().to_owned();
     let id = auth["record"]["id"].clone();
+    let old = Client::new(&server.base, Some(old_token));
+    // Used once, so the server holds it as verified.
+    assert_eq!(old.get("/api/settings").await.0, 200);
 
     // while the server runs, another process changes the password
     let out = run_ok(
@@ -82,7 +85,11 @@ async fn superuser_upsert_again_changes_the_password_and_revokes_old_tokens() {
     );
     assert!(out.contains("Superuser root@example.com saved."), "{out}");
 
-    let old = Client::new(&server.base, Some(old_token));
+    // The server did not see that write; it reads the record again within 2 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while old.get("/api/settings").await.0 == 200 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_plain_error(&old.get("/api/settings").await, 401, NEEDS_AUTH);
     assert_plain_error(
         &login(&server.base, "root@example.com", "first-password-1").await,

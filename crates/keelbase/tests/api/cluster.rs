@@ -239,6 +239,42 @@ async fn three_nodes_share_schema_realtime_and_limits() {
     let (_, location) = redirect("nobody".into()).await;
     assert!(location.ends_with("oauth2-redirect-failure"), "{location}");
 
+    // A token node 3 has verified (and keeps in its cache) stops working there soon after
+    // node 2 deletes its record: the announcement reaches node 3 long before the cache's
+    // 2 s freshness would run out.
+    let (status, body) = superuser(&nodes[0], &token)
+        .post_json(
+            "/api/collections/_superusers/records",
+            &json!({"email": "second@example.com", "password": SU_PASSWORD, "passwordConfirm": SU_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let second_id = id_of(&body);
+    let (status, auth) = nodes[2]
+        .guest()
+        .post_json(
+            "/api/collections/_superusers/auth-with-password",
+            &json!({"identity": "second@example.com", "password": SU_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 200, "{auth}");
+    let second = superuser(&nodes[2], auth["token"].as_str().unwrap());
+    assert_eq!(second.get("/api/settings").await.0, 200);
+    let deleted = superuser(&nodes[1], &token)
+        .send_unchecked(superuser(&nodes[1], &token).request(
+            reqwest::Method::DELETE,
+            &format!("/api/collections/_superusers/records/{second_id}"),
+        ))
+        .await;
+    assert_eq!(deleted.status, 204);
+    let (refused, took) = within(|| {
+        let second = second.clone();
+        async move { (second.get("/api/settings").await.0 == 401).then_some(()) }
+    })
+    .await;
+    refused.expect("node 3 refuses the token of a record node 2 deleted");
+    eprintln!("delete on node 2 revoked node 3's cached token after {took:?}");
+
     // Rate limits set on node 1 hold across nodes: two guest creates in all, then 429.
     let (status, body) = superuser(&nodes[0], &token)
         .patch_json(

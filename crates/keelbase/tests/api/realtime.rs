@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kb_app::realtime::{Limits, Message};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::helpers::*;
 
@@ -309,11 +309,11 @@ async fn topic_options_are_parsed_for_later_events() {
     assert_eq!(options.expand(), "author");
     assert_eq!(options.fields(), "id,title");
     assert_eq!(
-        Value::Object(options.query.clone()),
+        Value::Object(Map::clone(&options.query)),
         json!({"filter": "title != ''", "expand": "author", "fields": "id,title", "page": "2"})
     );
     assert_eq!(
-        Value::Object(options.headers.clone()),
+        Value::Object(Map::clone(&options.headers)),
         json!({"x_custom_token": "abc", "some_flag": "true"})
     );
     let plain = client.subscriptions("posts/abc?");

@@ -158,6 +158,26 @@ async fn the_auth_rule_decides_who_may_log_in() {
 }
 
 #[tokio::test]
+async fn a_deleted_record_s_token_stops_working_at_once() {
+    let app = TestApp::spawn().await;
+    open_users(&app).await;
+    let id = id_of(&sign_up(&app, "gone@example.com").await);
+    let owner = app.with_token(&token_of(&app, "gone@example.com").await);
+    // verified once (and kept as verified by the server)
+    for _ in 0..2 {
+        let (status, body) = owner
+            .post_json("/api/collections/users/auth-refresh", &json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(app.delete_record("users", &id).await.status, 204);
+    let (status, _) = owner
+        .post_json("/api/collections/users/auth-refresh", &json!({}))
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
 async fn owners_need_their_old_password_and_a_new_password_revokes_old_tokens() {
     let app = TestApp::spawn().await;
     open_users(&app).await;
