@@ -116,6 +116,17 @@ struct Plan {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    tokio::select! {
+        finished = run(args) => return finished,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    // Dropping the run stopped every server it started and removed their data dirs and
+    // databases, which an interrupted process would otherwise leave behind.
+    eprintln!("interrupted");
+    std::process::exit(130);
+}
+
+async fn run(args: Args) -> Result<()> {
     ensure!(
         args.records >= MEMBER_USERS * 20,
         "--records must be at least {} so every user has messages to view",
@@ -158,7 +169,14 @@ async fn main() -> Result<()> {
     let postgres = if args.no_postgres {
         None
     } else {
-        Some(Postgres::check(&args.postgres_url).await?)
+        match Postgres::check(&args.postgres_url).await {
+            Ok(postgres) => Some(postgres),
+            // The message says what to do; a backtrace (RUST_BACKTRACE) would bury it.
+            Err(err) => {
+                eprintln!("{err:#}");
+                std::process::exit(2);
+            }
+        }
     };
 
     let (targets, setup_notes) = start_and_set_up(&args, &floor_bin, postgres.as_ref()).await?;
