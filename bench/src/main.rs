@@ -1,12 +1,14 @@
 //! `kb-bench`: Keelbase against the real PocketBase 0.40.6, side by side (issue 6).
 //!
-//! Starts both servers (and the raw floor) on 127.0.0.1 with fresh data dirs, sets up the
-//! same schema, users, rules and data in each through the HTTP API, runs every scenario
-//! on each server in alternation, and writes `RESULTS.md`. `bench/run` builds everything
-//! and calls this with the binaries' paths.
+//! Starts both servers, Keelbase a second time on a fresh PostgreSQL database, and the raw
+//! floor on 127.0.0.1 with fresh data dirs, sets up the same schema, users, rules and data
+//! in each through the HTTP API, runs every scenario on each server it applies to in
+//! alternation, and writes `RESULTS.md`. `bench/run` builds everything and calls this with
+//! the binaries' paths.
 
 mod api;
 mod load;
+mod postgres;
 mod realtime;
 mod report;
 mod scenarios;
@@ -25,6 +27,7 @@ use serde_json::json;
 
 use crate::api::{Api, Session};
 use crate::load::LoadSpec;
+use crate::postgres::Postgres;
 use crate::realtime::{Fanout, SseStream};
 use crate::report::{KEELBASE, Measurement, MemoryMeasurement, Outcome, RunInfo, ScenarioResult};
 use crate::scenarios::Scenario;
@@ -42,6 +45,17 @@ struct Args {
     /// The raw floor server; defaults to `raw-floor` beside this binary.
     #[arg(long)]
     raw_floor: Option<PathBuf>,
+    /// The PostgreSQL server for the Keelbase (PostgreSQL) target, as a URL of a database
+    /// the harness may create and drop databases from (it makes one per server, no TLS).
+    #[arg(
+        long,
+        env = "KB_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    postgres_url: String,
+    /// Skip the Keelbase (PostgreSQL) target, e.g. where no PostgreSQL server runs.
+    #[arg(long)]
+    no_postgres: bool,
     /// Smoke run: short measurements and few realtime writes.
     #[arg(long)]
     quick: bool,
@@ -102,6 +116,17 @@ struct Plan {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    tokio::select! {
+        finished = run(args) => return finished,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    // Dropping the run stopped every server it started and removed their data dirs and
+    // databases, which an interrupted process would otherwise leave behind.
+    eprintln!("interrupted");
+    std::process::exit(130);
+}
+
+async fn run(args: Args) -> Result<()> {
     ensure!(
         args.records >= MEMBER_USERS * 20,
         "--records must be at least {} so every user has messages to view",
@@ -141,23 +166,33 @@ async fn main() -> Result<()> {
         None => std::env::current_exe()?.with_file_name("raw-floor"),
     };
 
-    let (targets, setup_notes) = start_and_set_up(&args, &floor_bin).await?;
+    let postgres = if args.no_postgres {
+        None
+    } else {
+        match Postgres::check(&args.postgres_url).await {
+            Ok(postgres) => Some(postgres),
+            // The message says what to do; a backtrace (RUST_BACKTRACE) would bury it.
+            Err(err) => {
+                eprintln!("{err:#}");
+                std::process::exit(2);
+            }
+        }
+    };
+
+    let (targets, setup_notes) = start_and_set_up(&args, &floor_bin, postgres.as_ref()).await?;
 
     let load_average_before = load_average();
     let mut results = Vec::new();
     for scenario in scenarios {
         eprintln!("scenario {}: {}", scenario.number(), scenario.title());
+        let measured: Vec<&Target> = targets
+            .iter()
+            .filter(|target| scenario.runs_on(target.server.name))
+            .collect();
         let outcome = match scenario {
-            Scenario::Realtime => run_realtime(&targets[..2], &plan).await,
-            Scenario::SseMemory => run_sse_memory(&args, &targets[..2], &plan).await,
-            _ => {
-                let measured = if scenario.has_floor() {
-                    &targets[..]
-                } else {
-                    &targets[..2]
-                };
-                run_load(scenario, measured, &plan).await
-            }
+            Scenario::Realtime => run_realtime(&measured, &plan).await,
+            Scenario::SseMemory => run_sse_memory(&args, &measured, &plan).await,
+            _ => run_load(scenario, &measured, &plan).await,
         };
         if let Err(err) = &outcome {
             eprintln!("  FAILED: {err:#}");
@@ -189,6 +224,16 @@ async fn main() -> Result<()> {
             machine()
         ),
         revision: revision(),
+        postgres: postgres.map_or_else(
+            || "not measured (--no-postgres)".to_owned(),
+            |postgres| {
+                format!(
+                    "{} at {}, a fresh database for the run",
+                    postgres.version,
+                    postgres.location()
+                )
+            },
+        ),
         settings: format!(
             "concurrency {}, {} rounds of {:.1} s per server and scenario (at most {} \
              requests each), {} seeded messages, {} realtime subscribers × {} writes, {} \
@@ -225,17 +270,34 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// Starts the three servers and gives both real ones the same schema, users and data.
-/// Returns them (Keelbase, PocketBase, raw floor) with a note per seeding.
-async fn start_and_set_up(args: &Args, floor_bin: &Path) -> Result<(Vec<Target>, Vec<String>)> {
-    eprintln!("starting Keelbase, PocketBase and the raw floor on 127.0.0.1");
-    let keelbase = Server::start_keelbase(&args.keelbase).await?;
+/// Starts the servers and gives every real one the same schema, users and data. Returns
+/// them (Keelbase, Keelbase on `postgres` if given, PocketBase, raw floor: the order of the
+/// rounds) with a note per seeding.
+async fn start_and_set_up(
+    args: &Args,
+    floor_bin: &Path,
+    postgres: Option<&Postgres>,
+) -> Result<(Vec<Target>, Vec<String>)> {
+    let also_postgres = if postgres.is_some() {
+        ", Keelbase on PostgreSQL"
+    } else {
+        ""
+    };
+    eprintln!("starting Keelbase{also_postgres}, PocketBase and the raw floor on 127.0.0.1");
+    let keelbase = Server::start_keelbase(&args.keelbase, None).await?;
+    let keelbase_postgres = match postgres {
+        Some(postgres) => Some(Server::start_keelbase(&args.keelbase, Some(postgres)).await?),
+        None => None,
+    };
     let pocketbase = Server::start_pocketbase(&args.pocketbase).await?;
     let floor = Server::start_raw_floor(floor_bin, args.records).await?;
 
     let mut setup_notes = Vec::new();
     let mut targets = Vec::new();
-    for server in [keelbase, pocketbase] {
+    for server in [Some(keelbase), keelbase_postgres, Some(pocketbase)]
+        .into_iter()
+        .flatten()
+    {
         eprintln!(
             "{}: setting up and seeding {} messages",
             server.name, args.records
@@ -310,7 +372,7 @@ async fn check_create_rule(api: &Api, session: &Session) -> Result<()> {
     Ok(())
 }
 
-async fn run_load(scenario: Scenario, targets: &[Target], plan: &Plan) -> Result<Outcome> {
+async fn run_load(scenario: Scenario, targets: &[&Target], plan: &Plan) -> Result<Outcome> {
     for target in targets {
         let request = scenario.request(&target.tokens, plan.records, 0, 0);
         let body = load::send_once(target.server.addr, &request, StatusCode::OK)
@@ -343,7 +405,7 @@ async fn run_load(scenario: Scenario, targets: &[Target], plan: &Plan) -> Result
             let memory = target.server.memory()?;
             let throughput = outcome.requests as f64 / outcome.elapsed.as_secs_f64();
             eprintln!(
-                "  {:<10} round {round}: {throughput:>8.0} req/s",
+                "  {:<21} round {round}: {throughput:>8.0} req/s",
                 target.server.name
             );
             measurement.round_throughputs.push(throughput);
@@ -358,7 +420,7 @@ async fn run_load(scenario: Scenario, targets: &[Target], plan: &Plan) -> Result
     Ok(Outcome::Load(measurements))
 }
 
-async fn run_realtime(targets: &[Target], plan: &Plan) -> Result<Outcome> {
+async fn run_realtime(targets: &[&Target], plan: &Plan) -> Result<Outcome> {
     let mut fanouts = Vec::new();
     for target in targets {
         let api = target.api.as_ref().context("realtime needs the API")?;
@@ -405,7 +467,7 @@ async fn run_realtime(targets: &[Target], plan: &Plan) -> Result<Outcome> {
     for (target, measurement) in targets.iter().zip(&mut measurements) {
         measurement.peak_rss_kb = target.server.memory()?.peak_kb;
         eprintln!(
-            "  {:<10} p50 {:.1} ms to the last of {} subscribers",
+            "  {:<21} p50 {:.1} ms to the last of {} subscribers",
             target.server.name,
             measurement.latency.value_at_quantile(0.5) as f64 / 1000.0,
             plan.subscribers
@@ -423,11 +485,11 @@ async fn run_realtime(targets: &[Target], plan: &Plan) -> Result<Outcome> {
 /// The connections go to a fresh instance of each server (empty, just started), one at a
 /// time: a process that has served the other scenarios may keep memory it freed and reuse
 /// it for the connections, which would hide what they cost.
-async fn run_sse_memory(args: &Args, seeded: &[Target], plan: &Plan) -> Result<Outcome> {
+async fn run_sse_memory(args: &Args, seeded: &[&Target], plan: &Plan) -> Result<Outcome> {
     let mut measurements = Vec::new();
     for target in seeded {
         let fresh = match target.server.name {
-            KEELBASE => Server::start_keelbase(&args.keelbase).await?,
+            KEELBASE => Server::start_keelbase(&args.keelbase, None).await?,
             _ => Server::start_pocketbase(&args.pocketbase).await?,
         };
         // Let startup work (migrations, the first log flush) finish first.
@@ -440,7 +502,7 @@ async fn run_sse_memory(args: &Args, seeded: &[Target], plan: &Plan) -> Result<O
         tokio::time::sleep(Duration::from_secs(1)).await;
         let connected = fresh.memory()?;
         eprintln!(
-            "  {:<10} {:.1} MiB with {} SSE connections ({:.1} MiB before)",
+            "  {:<21} {:.1} MiB with {} SSE connections ({:.1} MiB before)",
             fresh.name,
             connected.rss_kb as f64 / 1024.0,
             streams.len(),

@@ -10,6 +10,7 @@ use crate::load::new_histogram;
 use crate::scenarios::Scenario;
 
 pub const KEELBASE: &str = "Keelbase";
+pub const KEELBASE_POSTGRES: &str = "Keelbase (PostgreSQL)";
 pub const POCKETBASE: &str = "PocketBase";
 pub const FLOOR: &str = "raw floor";
 
@@ -93,6 +94,8 @@ pub struct RunInfo {
     pub command: String,
     pub machine: String,
     pub revision: String,
+    /// The PostgreSQL server of the Keelbase (PostgreSQL) target, or why there is none.
+    pub postgres: String,
     pub settings: String,
     pub setup: String,
     /// Servers that were no longer running at the end, with their logs' last lines.
@@ -118,19 +121,29 @@ fn render_into(out: &mut String, info: &RunInfo, results: &[ScenarioResult]) -> 
     writeln!(out, "- command: `{}`", info.command)?;
     writeln!(out, "- machine: {}", info.machine)?;
     writeln!(out, "- Keelbase revision: {}", info.revision)?;
+    writeln!(out, "- PostgreSQL: {}", info.postgres)?;
     writeln!(out, "- settings: {}", info.settings)?;
     writeln!(out, "- setup: {}", info.setup)?;
     writeln!(
         out,
         "\nServers and load generator share the machine, all on 127.0.0.1. Each load \
          scenario is sent once to every server and checked before it is measured; \
-         measurements alternate between the servers round by round (A, B, A, B); \
+         measurements alternate between the servers round by round (A, B, C, A, B, C); \
          throughput and latency are over all rounds, peak RSS is the highest VmHWM of a \
          round (reset to the current RSS before each, so it includes what the process kept \
          from earlier steps; see Memory). CPU per request is user + system time of the \
          server process, and of the load generator (client), over the requests; when the \
          client's share nears the machine's, the client sets the pace. Any unexpected \
          status fails the scenario.\n"
+    )?;
+    writeln!(
+        out,
+        "{KEELBASE_POSTGRES} is the same Keelbase binary with its records in a fresh \
+         database of the PostgreSQL server above, on the same machine; it runs scenarios \
+         1–5. Its peak RSS and server CPU are the Keelbase process's alone: the memory and \
+         CPU of the PostgreSQL server (its backends for this database) are not counted, so \
+         those two columns flatter it next to the SQLite servers, which do all the work \
+         in-process.\n"
     )?;
 
     writeln!(out, "## Requests\n")?;
@@ -176,13 +189,14 @@ fn render_into(out: &mut String, info: &RunInfo, results: &[ScenarioResult]) -> 
         "Above 1 means Keelbase has more throughput; below 1 means a lower p99, less \
          server CPU per request or a smaller peak RSS. Server CPU per request (user + \
          system time of the server process over its requests) is the steadiest of these on \
-         a busy machine.\n"
+         a busy machine. The last two columns compare throughput only: Keelbase against the \
+         raw floor, and {KEELBASE_POSTGRES} against PocketBase.\n"
     )?;
     writeln!(
         out,
-        "| # | scenario | throughput | p99 | server CPU per request | peak RSS | Keelbase / raw floor throughput |"
+        "| # | scenario | throughput | p99 | server CPU per request | peak RSS | Keelbase / raw floor throughput | {KEELBASE_POSTGRES} / PocketBase throughput |"
     )?;
-    writeln!(out, "|---|---|---:|---:|---:|---:|---:|")?;
+    writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|")?;
     for result in results {
         let Ok(Outcome::Load(measurements)) = &result.outcome else {
             continue;
@@ -194,9 +208,12 @@ fn render_into(out: &mut String, info: &RunInfo, results: &[ScenarioResult]) -> 
         let floor = find(measurements, FLOOR).map_or("—".to_owned(), |floor| {
             ratio(kb.throughput(), floor.throughput())
         });
+        let postgres = find(measurements, KEELBASE_POSTGRES).map_or("—".to_owned(), |kb_pg| {
+            ratio(kb_pg.throughput(), pb.throughput())
+        });
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {floor} |",
+            "| {} | {} | {} | {} | {} | {} | {floor} | {postgres} |",
             result.scenario.number(),
             result.scenario.title(),
             ratio(kb.throughput(), pb.throughput()),

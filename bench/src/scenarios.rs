@@ -7,6 +7,7 @@ use kb_bench::dataset::{self, MEMBER_USERS, PASSWORD, TAGS};
 use serde_json::{Value, json};
 
 use crate::load::Request;
+use crate::report::{FLOOR, KEELBASE_POSTGRES};
 
 /// In the order they run. Reads come before creates so the list scenarios of every server
 /// see the same rows (the faster server would otherwise have inserted more by then).
@@ -55,9 +56,15 @@ impl Scenario {
         }
     }
 
-    /// Scenario 8: the raw floor server answers these two as well.
-    pub fn has_floor(self) -> bool {
-        matches!(self, Scenario::View | Scenario::Create)
+    /// Whether the server named `server` takes part. Every scenario runs on Keelbase and
+    /// PocketBase; the load scenarios 1–5 also on Keelbase with PostgreSQL; views and
+    /// creates also on the raw floor (scenario 8), which answers nothing else.
+    pub fn runs_on(self, server: &str) -> bool {
+        match server {
+            FLOOR => matches!(self, Scenario::View | Scenario::Create),
+            KEELBASE_POSTGRES => self.number() <= 5,
+            _ => true,
+        }
     }
 
     /// The request worker `worker` sends as its `sent`-th. Worker `w` acts as member user

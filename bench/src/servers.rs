@@ -1,6 +1,8 @@
 //! Starting, watching and stopping the servers under test, each on a free port of 127.0.0.1
-//! with a fresh data directory that disappears with it.
+//! with a fresh data directory (and, for Keelbase on PostgreSQL, a fresh database) that
+//! disappears with it.
 
+use std::ffi::OsString;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -10,7 +12,8 @@ use anyhow::{Context, Result, bail, ensure};
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
-use crate::report::{FLOOR, KEELBASE, POCKETBASE};
+use crate::postgres::{Postgres, ScratchDatabase};
+use crate::report::{FLOOR, KEELBASE, KEELBASE_POSTGRES, POCKETBASE};
 
 pub const SUPERUSER_EMAIL: &str = "bench@example.com";
 pub const SUPERUSER_PASSWORD: &str = "bench-superuser-password";
@@ -31,19 +34,30 @@ pub struct Server {
     /// Removed on drop, after the process is gone (`kill_on_drop` runs first: fields drop
     /// in declaration order).
     _data: TempDir,
+    /// Keelbase on PostgreSQL: its records, dropped with it.
+    _database: Option<ScratchDatabase>,
 }
 
 impl Server {
-    pub async fn start_keelbase(bin: &Path) -> Result<Server> {
+    /// Keelbase on SQLite in its data dir, or with `postgres` on a fresh database there
+    /// (the data dir still holds files and the request logs).
+    pub async fn start_keelbase(bin: &Path, postgres: Option<&Postgres>) -> Result<Server> {
         let data = tempfile::Builder::new()
             .prefix("kb-bench-keelbase.")
             .tempdir()?;
-        let dir = data.path().join("kb_data");
-        let dir_flags = ["--dir".as_ref(), dir.as_os_str()];
+        let database = match postgres {
+            Some(postgres) => Some(postgres.create_database().await?),
+            None => None,
+        };
+        let mut data_flags: Vec<OsString> =
+            vec!["--dir".into(), data.path().join("kb_data").into_os_string()];
+        if let Some(database) = &database {
+            data_flags.extend(["--db".into(), database.url.clone().into()]);
+        }
         run_to_end(
             Command::new(bin)
                 .args(["superuser", "upsert", SUPERUSER_EMAIL, SUPERUSER_PASSWORD])
-                .args(dir_flags),
+                .args(&data_flags),
         )
         .await?;
         let addr = free_port()?;
@@ -52,9 +66,14 @@ impl Server {
         // request, so both keep the terminal quiet and only the request log in the database.
         serve
             .args(["serve", "--http", &addr.to_string()])
-            .args(dir_flags)
+            .args(&data_flags)
             .env("KEELBASE_LOG", "warn");
-        Server::spawn(KEELBASE, serve, addr, data).await
+        let name = if database.is_some() {
+            KEELBASE_POSTGRES
+        } else {
+            KEELBASE
+        };
+        Server::spawn(name, serve, addr, data, database).await
     }
 
     /// PocketBase keeps migrations, hooks and public files beside its data dir and writes a
@@ -87,7 +106,7 @@ impl Server {
         serve
             .args(["serve", "--http", &addr.to_string()])
             .args(&flags);
-        Server::spawn(POCKETBASE, serve, addr, data).await
+        Server::spawn(POCKETBASE, serve, addr, data, None).await
     }
 
     pub async fn start_raw_floor(bin: &Path, seed: usize) -> Result<Server> {
@@ -100,7 +119,7 @@ impl Server {
             .args(["--http", &addr.to_string(), "--seed", &seed.to_string()])
             .arg("--dir")
             .arg(data.path().join("data"));
-        Server::spawn(FLOOR, serve, addr, data).await
+        Server::spawn(FLOOR, serve, addr, data, None).await
     }
 
     async fn spawn(
@@ -108,6 +127,7 @@ impl Server {
         mut command: Command,
         addr: SocketAddr,
         data: TempDir,
+        database: Option<ScratchDatabase>,
     ) -> Result<Server> {
         let log = data.path().join("server.log");
         let log_file = std::fs::File::create(&log)?;
@@ -126,6 +146,7 @@ impl Server {
             pid,
             log,
             _data: data,
+            _database: database,
         };
         server.wait_healthy().await?;
         Ok(server)
