@@ -519,7 +519,7 @@ impl App {
         let collection = self.auth_collection(SUPERUSERS)?;
         self.store
             .read(move |r| {
-                Ok::<_, AppError>(r.count(&collection, &[], &RequestInfo::default())? > 0)
+                Ok::<_, AppError>(r.count(&collection, None, &[], &RequestInfo::default())? > 0)
             })
             .await
     }

@@ -129,7 +129,7 @@ impl App {
                 let total = if skip_total {
                     -1
                 } else {
-                    reader.count(&listing, &conditions, &RequestInfo::default())? as i64
+                    reader.count(&listing, None, &conditions, &RequestInfo::default())? as i64
                 };
                 Ok::<_, AppError>((rows, total))
             })

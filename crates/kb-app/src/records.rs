@@ -293,7 +293,7 @@ impl App {
                 let (total_items, total_pages) = if skip_total {
                     (-1, -1)
                 } else {
-                    let total = reader.count(&collection, &conds, &request)? as i64;
+                    let total = reader.count(&collection, None, &conds, &request)? as i64;
                     (total, (total + per_page as i64 - 1) / per_page as i64)
                 };
                 let items =
@@ -738,7 +738,8 @@ impl PreparedCreate {
         if let Access::Rule(plan) = &self.access {
             let view = body_view(body, &data);
             let request = request_info(&self.requester, &self.meta, Some(&view), self.context);
-            if w.get(target, &id, &[plan.as_ref()], &request)?.is_none() {
+            let created = std::slice::from_ref(&id);
+            if w.count(target, Some(created), &[plan.as_ref()], &request)? == 0 {
                 return Err(AppError::bad_request("Failed to create record."));
             }
         }
@@ -1047,12 +1048,10 @@ fn check_relations(
             continue;
         }
         let found = match schema.by_id(&relation.collection_id) {
-            Some(target) => w
-                .get_many(target, &ids, &[], &RequestInfo::default())?
-                .len(),
+            Some(target) => w.count(target, Some(&ids), &[], &RequestInfo::default())?,
             None => 0,
         };
-        if found != ids.len() {
+        if found != ids.len() as u64 {
             errors.add(
                 field.name.clone(),
                 FieldError::new(
@@ -1084,7 +1083,7 @@ pub(crate) fn delete_cascading(
         ));
     }
     if collection.id == crate::system::SUPERUSERS_ID
-        && w.count(collection, &[], &RequestInfo::default())? <= 1
+        && w.count(collection, None, &[], &RequestInfo::default())? <= 1
     {
         return Err(AppError::bad_request(
             "You can't delete the only existing superuser.",

@@ -137,10 +137,11 @@ impl Reader for Recording<'_> {
     fn count(
         &mut self,
         collection: &Collection,
+        among: Option<&[String]>,
         conditions: &[&FilterPlan],
         request: &RequestInfo,
     ) -> Result<u64, StoreError> {
-        self.inner.count(collection, conditions, request)
+        self.inner.count(collection, among, conditions, request)
     }
 
     fn get(

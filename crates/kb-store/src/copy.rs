@@ -122,7 +122,7 @@ async fn copy_records(
         let store = store.clone();
         async move {
             store
-                .read(move |r| r.count(&collection, &[], &RequestInfo::default()))
+                .read(move |r| r.count(&collection, None, &[], &RequestInfo::default()))
                 .await
         }
     };

@@ -89,9 +89,12 @@ pub trait Reader {
         query: &ListQuery<'_>,
         request: &RequestInfo,
     ) -> Result<Vec<Row>, StoreError>;
+    /// How many records satisfy `conditions`, counting only those among `among` if given
+    /// (an existence check that reads no columns).
     fn count(
         &mut self,
         collection: &Collection,
+        among: Option<&[String]>,
         conditions: &[&FilterPlan],
         request: &RequestInfo,
     ) -> Result<u64, StoreError>;

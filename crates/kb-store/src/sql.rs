@@ -380,6 +380,27 @@ impl<'d> Renderer<'d> {
             self.filter(plan);
         }
     }
+
+    /// ` WHERE` the main record's id is among `ids` and `conditions` hold (one id is
+    /// compared directly, several are looked up in a bound JSON array).
+    fn where_among(&mut self, ids: &[String], conditions: &[&FilterPlan]) {
+        if let [id] = ids {
+            return self.where_all(conditions, Some(id));
+        }
+        self.push(" WHERE ");
+        let ids_json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        let array = self.sub(|r| {
+            r.bound(SqlValue::Text(ids_json));
+        });
+        let id = self.sub(|r| {
+            r.column(kb_query::plan::MAIN, "id");
+        });
+        self.dialect.array_contains(&array, &id, &mut self.sql);
+        for plan in conditions {
+            self.push(" AND ");
+            self.filter(plan);
+        }
+    }
 }
 
 /// `SELECT <all fields> FROM <collection> WHERE <conditions…> ORDER BY … LIMIT … OFFSET …`.
@@ -409,16 +430,20 @@ pub fn select_records(
     r.finish()
 }
 
-/// `SELECT COUNT(*) FROM <collection> WHERE <conditions…>`.
+/// `SELECT COUNT(*) FROM <collection> WHERE <id among…> AND <conditions…>`.
 pub fn count_records(
     dialect: &dyn Dialect,
     collection: &Collection,
+    among: Option<&[String]>,
     conditions: &[&FilterPlan],
 ) -> Statement {
     let mut r = Renderer::new(dialect);
     r.push("SELECT COUNT(*)");
     r.push_from(collection);
-    r.where_all(conditions, None);
+    match among {
+        Some(ids) => r.where_among(ids, conditions),
+        None => r.where_all(conditions, None),
+    }
     r.finish()
 }
 
@@ -449,19 +474,7 @@ pub fn select_records_by_ids(
     r.push("SELECT ");
     r.select_columns(collection);
     r.push_from(collection);
-    r.push(" WHERE ");
-    let ids_json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-    let array = r.sub(|r| {
-        r.bound(SqlValue::Text(ids_json));
-    });
-    let id = r.sub(|r| {
-        r.column(kb_query::plan::MAIN, "id");
-    });
-    dialect.array_contains(&array, &id, &mut r.sql);
-    for plan in conditions {
-        r.push(" AND ");
-        r.filter(plan);
-    }
+    r.where_among(ids, conditions);
     r.finish()
 }
 

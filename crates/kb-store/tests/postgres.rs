@@ -322,7 +322,7 @@ async fn counts_get_many_and_referencing() {
         .pg
         .read(move |r| {
             let request = RequestInfo::default();
-            let count = r.count(&posts, &[], &request)?;
+            let count = r.count(&posts, None, &[], &request)?;
             let ids = vec!["p3".to_owned(), "p1".to_owned(), "nope".to_owned()];
             let mut many: Vec<String> = r
                 .get_many(&posts, &ids, &[], &request)?
@@ -340,6 +340,24 @@ async fn counts_get_many_and_referencing() {
     assert_eq!(many, ["p1", "p3"]);
     assert_eq!(ids(&referencing), ["p2"]);
     assert!(missing.is_none());
+
+    // Counting among ids, as the relation and create-rule checks do, on both backends.
+    for store in [&pair.pg, &pair.sqlite] {
+        let posts = self::posts();
+        let counts = store
+            .read(move |r| {
+                let request = RequestInfo::default();
+                let among = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
+                let mut counts = Vec::new();
+                for ids in [&["p3", "p1", "nope"][..], &["p1"], &["nope"], &[]] {
+                    counts.push(r.count(&posts, Some(&among(ids)), &[], &request)?);
+                }
+                Ok::<_, StoreError>(counts)
+            })
+            .await
+            .unwrap();
+        assert_eq!(counts, [2, 1, 0, 0]);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -493,7 +511,7 @@ async fn collections_settings_and_truncate_persist() {
     assert_eq!(settings.unwrap().meta.app_name, "Keel on PG");
     let count = pair
         .pg
-        .read(|r| r.count(&self::posts(), &[], &RequestInfo::default()))
+        .read(|r| r.count(&self::posts(), None, &[], &RequestInfo::default()))
         .await
         .unwrap();
     assert_eq!(count, 0);
@@ -514,7 +532,7 @@ async fn a_panicking_job_rolls_back_and_leaves_the_pool_usable() {
     let panicked = tokio::spawn(async move {
         pg.write(move |w| {
             w.insert(&users, &as_row(json!({"id": "u3", "name": "Cy"})))?;
-            if w.count(&users, &[], &RequestInfo::default())? == 3 {
+            if w.count(&users, None, &[], &RequestInfo::default())? == 3 {
                 panic!("the job fails half-way");
             }
             Ok::<_, StoreError>(())
@@ -538,8 +556,11 @@ async fn concurrent_writes_and_reads_all_land() {
                     let record = as_row(json!({"id": format!("c{i}"), "name": "n"}));
                     pg.write(move |w| w.insert(&users, &record)).await
                 } else {
-                    pg.read(move |r| r.count(&users, &[], &RequestInfo::default()).map(|_| ()))
-                        .await
+                    pg.read(move |r| {
+                        r.count(&users, None, &[], &RequestInfo::default())
+                            .map(|_| ())
+                    })
+                    .await
                 }
             })
         })
@@ -549,7 +570,7 @@ async fn concurrent_writes_and_reads_all_land() {
     }
     let count = pair
         .pg
-        .read(|r| r.count(&users(), &[], &RequestInfo::default()))
+        .read(|r| r.count(&users(), None, &[], &RequestInfo::default()))
         .await
         .unwrap();
     assert_eq!(count, 2 + 12);

@@ -548,10 +548,11 @@ impl Reader for PgConn<'_> {
     fn count(
         &mut self,
         collection: &Collection,
+        among: Option<&[String]>,
         conditions: &[&FilterPlan],
         request: &RequestInfo,
     ) -> Result<u64, StoreError> {
-        let statement = sql::count_records(&Postgres, collection, conditions);
+        let statement = sql::count_records(&Postgres, collection, among, conditions);
         let rows = self.query(&statement, request)?;
         match rows.first() {
             Some(row) => Ok(row.try_get::<_, i64>(0).map_err(map_err)?.max(0) as u64),

@@ -106,7 +106,7 @@ fn count(
     collection: &Collection,
     conditions: &[&FilterPlan],
 ) -> Result<u64, StoreError> {
-    let statement = sql::count_records(&Sqlite, collection, conditions);
+    let statement = sql::count_records(&Sqlite, collection, None, conditions);
     let mut stmt = conn.prepare(&statement, &RequestInfo::default())?;
     let mut rows = stmt.raw_query();
     match rows.next().map_err(map_err)? {

@@ -250,10 +250,11 @@ impl Reader for SqliteConn<'_> {
     fn count(
         &mut self,
         collection: &Collection,
+        among: Option<&[String]>,
         conditions: &[&FilterPlan],
         request: &RequestInfo,
     ) -> Result<u64, StoreError> {
-        let statement = sql::count_records(&Sqlite, collection, conditions);
+        let statement = sql::count_records(&Sqlite, collection, among, conditions);
         let mut stmt = self.prepare(&statement, request)?;
         let mut rows = stmt.raw_query();
         match rows.next().map_err(map_err)? {
