@@ -8,7 +8,6 @@
 use kb_core::field::{FieldKind, JsonOptions, NumberOptions, TextOptions};
 use kb_core::{Collection, CollectionKind, Field};
 use kb_query::{FilterPlan, SortKey};
-use serde_json::Value;
 
 use crate::{BoxFuture, Row, StoreError};
 
@@ -48,8 +47,8 @@ pub struct LogEntry {
     /// -4 debug, 0 info, 4 warn, 8 error.
     pub level: i64,
     pub message: String,
-    /// A JSON object.
-    pub data: Value,
+    /// A JSON object, as text (the request path serialises it once, to measure it).
+    pub data: String,
 }
 
 /// A page of logs.

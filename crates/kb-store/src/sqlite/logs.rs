@@ -130,7 +130,7 @@ impl LogStore for SqliteLogStore {
                     entry.created,
                     entry.level,
                     entry.message,
-                    entry.data.to_string(),
+                    entry.data,
                 ])
                 .map_err(map_err)?;
             }
@@ -258,7 +258,7 @@ mod tests {
             created: created.into(),
             level,
             message: format!("GET /x/{id}"),
-            data: json!({"type": "request", "status": status}),
+            data: json!({"type": "request", "status": status}).to_string(),
         }
     }
 
