@@ -165,7 +165,7 @@ impl App {
 
     /// The auth record as auth responses show it: always with its email.
     fn auth_record_json(collection: &Collection, record: &Row) -> Value {
-        let mut json = record::to_api_json(collection, record, false);
+        let mut json = record::to_api_json(collection, record.clone(), false);
         if let Some(email) = record.get("email") {
             json.insert("email".into(), email.clone());
         }

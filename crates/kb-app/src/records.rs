@@ -150,16 +150,17 @@ impl Presenter {
 
     /// The API JSON of a record; an auth record's email only for superusers, its owner, or
     /// when it is marked visible.
-    fn json(&self, collection: &Collection, row: &Row, managed: bool) -> Map<String, Value> {
-        let mut json = record::to_api_json(collection, row, self.superuser);
-        if collection.is_auth() && !self.superuser && !managed {
+    fn json(&self, collection: &Collection, row: Row, managed: bool) -> Map<String, Value> {
+        let hide_email = collection.is_auth() && !self.superuser && !managed && {
             let visible = row.get("emailVisibility").and_then(Value::as_bool) == Some(true);
             let own = self.owner.as_ref().is_some_and(|(collection_id, id)| {
                 *collection_id == collection.id && row.get("id").and_then(Value::as_str) == Some(id)
             });
-            if !visible && !own {
-                json.remove("email");
-            }
+            !visible && !own
+        };
+        let mut json = record::to_api_json(collection, row, self.superuser);
+        if hide_email {
+            json.remove("email");
         }
         json
     }
@@ -186,10 +187,21 @@ impl Presenter {
             }
             _ => Default::default(),
         };
-        let to_json = |c: &Collection, r: &Row| {
+        let is_managed = |c: &Collection, r: &Row| {
             let id = r.get("id").and_then(Value::as_str).unwrap_or_default();
-            self.json(c, r, c.id == collection.id && managed.contains(id))
+            c.id == collection.id && managed.contains(id)
         };
+        if expand.is_empty() {
+            // Nothing reads the rows after this: their values move into the JSON.
+            return Ok(rows
+                .into_iter()
+                .map(|row| {
+                    let managed = is_managed(collection, &row);
+                    Value::Object(self.json(collection, row, managed))
+                })
+                .collect());
+        }
+        let to_json = |c: &Collection, r: &Row| self.json(c, r.clone(), is_managed(c, r));
         let outputs = present_rows(reader, collection, rows, expand, request, &to_json)?;
         Ok(outputs.into_iter().map(|o| Value::Object(o.json)).collect())
     }

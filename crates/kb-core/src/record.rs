@@ -299,7 +299,7 @@ fn upload_error(
 /// decision.
 pub fn to_api_json(
     collection: &Collection,
-    record: &RecordData,
+    mut record: RecordData,
     is_superuser: bool,
 ) -> Map<String, Value> {
     let mut out = Map::new();
@@ -314,9 +314,12 @@ pub fn to_api_json(
         if never_shown || (field.hidden && !is_superuser) {
             continue;
         }
+        // The values move out of the record: presenting a list copies nothing.
         let shown = match field.kind {
             FieldKind::Password(_) => Value::String(String::new()),
-            _ => current_value(record, field),
+            _ => record
+                .remove(&field.name)
+                .unwrap_or_else(|| value::zero_value(field)),
         };
         out.insert(field.name.clone(), shown);
     }
@@ -690,7 +693,7 @@ mod tests {
             json!("$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"),
         );
         record.remove("updated");
-        let out = to_api_json(&posts(), &record, false);
+        let out = to_api_json(&posts(), record.clone(), false);
         let keys: Vec<&str> = out.keys().map(String::as_str).collect();
         assert_eq!(&keys[..3], ["collectionId", "collectionName", "id"]);
         assert_eq!(out["collectionId"], json!("pbc_1125843985"));
@@ -698,7 +701,10 @@ mod tests {
         assert!(!out.contains_key("secret"));
         assert_eq!(out["pin"], json!(""));
         assert_eq!(out["updated"], json!(""));
-        assert_eq!(to_api_json(&posts(), &record, true)["secret"], json!("s"));
+        assert_eq!(
+            to_api_json(&posts(), record.clone(), true)["secret"],
+            json!("s")
+        );
     }
 
     #[test]
@@ -712,7 +718,7 @@ mod tests {
         record.insert("tokenKey".into(), json!("k".repeat(40)));
         record.insert("email".into(), json!("a@b.com"));
         for superuser in [false, true] {
-            let out = to_api_json(&collection, &record, superuser);
+            let out = to_api_json(&collection, record.clone(), superuser);
             assert!(!out.contains_key("password"));
             assert!(!out.contains_key("tokenKey"));
             assert_eq!(out["email"], json!("a@b.com"));

@@ -29,14 +29,17 @@ fn mfa_id(params: &Params, body: &serde_json::Map<String, Value>) -> Option<Stri
     body.get("mfaId").and_then(Value::as_str).map(str::to_owned)
 }
 
-fn page_json(page: Page) -> Value {
-    json!({
+/// A page of a listing (records, logs) in the API's shape.
+pub(crate) fn page_json(page: Page) -> Value {
+    let mut json = json!({
         "page": page.page,
         "perPage": page.per_page,
         "totalItems": page.total_items,
         "totalPages": page.total_pages,
-        "items": page.items,
-    })
+    });
+    // Moved in, not through `json!`, which would copy every item.
+    json["items"] = Value::Array(page.items);
+    json
 }
 
 pub async fn health(

@@ -10,10 +10,11 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use kb_app::{App, Page, RequestError, RequestLog, Requester, require_superuser};
-use serde_json::{Map, Value, json};
+use kb_app::{App, RequestError, RequestLog, Requester, require_superuser};
+use serde_json::{Map, Value};
 
 use crate::error::ApiResult;
+use crate::handlers::page_json;
 use crate::request::{Auth, ClientIp, Params};
 use crate::response::{json_ok, no_content};
 
@@ -21,16 +22,6 @@ type AppState = State<Arc<App>>;
 
 /// Error bodies larger than this are logged without their message (ours are tiny).
 const MAX_ERROR_BODY: u64 = 1 << 20;
-
-fn page_json(page: Page) -> Value {
-    json!({
-        "page": page.page,
-        "perPage": page.per_page,
-        "totalItems": page.total_items,
-        "totalPages": page.total_pages,
-        "items": page.items,
-    })
-}
 
 pub async fn list(
     State(app): AppState,
@@ -215,6 +206,8 @@ pub(crate) async fn log_requests(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
