@@ -381,6 +381,16 @@ impl<'d> Renderer<'d> {
         }
     }
 
+    /// ` LIMIT <n>`, written as a literal: SQLite plans with a LIMIT it can read, and
+    /// marks a statement whose LIMIT is a parameter to be prepared again whenever that
+    /// parameter is bound, which is every time it runs. The number is ours (a clamped
+    /// integer), never client text; the page sizes in use are few, so the statement
+    /// cache holds them all.
+    fn limit(&mut self, limit: u64) {
+        self.push(" LIMIT ");
+        self.push(&clamp_i64(limit).to_string());
+    }
+
     /// ` WHERE` the main record's id is among `ids` and `conditions` hold (one id is
     /// compared directly, several are looked up in a bound JSON array).
     fn where_among(&mut self, ids: &[String], conditions: &[&FilterPlan]) {
@@ -423,7 +433,7 @@ pub fn select_records(
         dialect.sort_direction(spec.descending, &mut r.sql);
     }
     if let Some(limit) = limit {
-        r.push(" LIMIT ").bound(SqlValue::Integer(clamp_i64(limit)));
+        r.limit(limit);
         r.push(" OFFSET ")
             .bound(SqlValue::Integer(clamp_i64(offset)));
     }
@@ -509,7 +519,7 @@ pub fn select_referencing(
         r.filter(plan);
     }
     if let Some(limit) = limit {
-        r.push(" LIMIT ").bound(SqlValue::Integer(clamp_i64(limit)));
+        r.limit(limit);
     }
     r.finish()
 }
@@ -692,5 +702,21 @@ mod tests {
             count_columns("select (select count(*) from a) as n from b"),
             vec![false]
         );
+    }
+
+    #[test]
+    fn the_limit_is_a_literal_and_the_offset_a_parameter() {
+        let posts: Collection = serde_json::from_value(serde_json::json!({
+            "id": "pbc_1", "name": "posts", "type": "base",
+            "fields": [{"name": "id", "type": "text", "primaryKey": true}]
+        }))
+        .unwrap();
+        let statement = select_records(&crate::sqlite::Sqlite, &posts, &[], &[], Some(20), 40);
+        assert!(
+            statement.sql.ends_with(" LIMIT 20 OFFSET ?1"),
+            "{}",
+            statement.sql
+        );
+        assert_eq!(statement.params.len(), 1);
     }
 }
