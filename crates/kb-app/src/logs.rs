@@ -3,6 +3,7 @@
 //! a store apart from the data, listed and filtered by superusers with the records' query
 //! language, and deleted after `settings.logs.maxDays`.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use kb_store::logs::log_collection;
 use kb_store::{LogEntry, LogQuery, LogStore, Row};
 use parking_lot::Mutex;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -210,15 +212,42 @@ async fn clean_up(app: std::sync::Weak<App>) {
 }
 
 /// `text` cut to at most `max` bytes (on a character boundary), marked with `...` when cut.
-fn cut(text: &str, max: usize) -> String {
+fn cut(text: &str, max: usize) -> Cow<'_, str> {
     if text.len() <= max {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
     let mut end = max;
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}...", &text[..end])
+    Cow::Owned(format!("{}...", &text[..end]))
+}
+
+/// The `data` of a request log, its keys in PocketBase's order. Serialised straight to
+/// text; [`limit_data_size`] takes over only when that text is too long.
+#[derive(Serialize)]
+struct RequestLogData<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(rename = "execTime")]
+    exec_time: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a Value>,
+    url: &'a str,
+    method: &'a str,
+    status: u16,
+    referer: &'a str,
+    #[serde(rename = "userAgent")]
+    user_agent: &'a str,
+    auth: &'a str,
+    #[serde(rename = "authId", skip_serializing_if = "Option::is_none")]
+    auth_id: Option<&'a str>,
+    #[serde(rename = "userIP", skip_serializing_if = "Option::is_none")]
+    user_ip: Option<&'a str>,
+    #[serde(rename = "remoteIP", skip_serializing_if = "Option::is_none")]
+    remote_ip: Option<&'a str>,
 }
 
 /// `%XX` escapes decoded (a `+` stays a `+`), or the text as it is when an escape is broken
@@ -301,50 +330,52 @@ impl App {
         if options.max_days == 0 || level < options.min_level {
             return;
         }
-        let method = cut(&request.method.to_ascii_uppercase(), 50);
+        let method = if request.method.bytes().any(|b| b.is_ascii_lowercase()) {
+            Cow::Owned(request.method.to_ascii_uppercase())
+        } else {
+            Cow::Borrowed(request.method.as_str())
+        };
+        let method = cut(&method, 50);
         let url = cut(&request.url, 3000);
-        let mut data = Map::new();
-        data.insert("type".into(), "request".into());
-        data.insert(
-            "execTime".into(),
-            kb_core::number::to_json(request.exec_time_ms),
-        );
-        if let Some(error) = request.error {
-            data.insert("error".into(), error.message.into());
-            data.insert("details".into(), error.details);
-        }
-        data.insert("url".into(), url.clone().into());
-        data.insert("method".into(), method.clone().into());
-        data.insert("status".into(), request.status.into());
-        data.insert("referer".into(), cut(&request.referer, 2000).into());
-        data.insert("userAgent".into(), cut(&request.user_agent, 2000).into());
-        match &request.auth {
-            Some((collection, id)) => {
-                data.insert("auth".into(), collection.clone().into());
-                if options.log_auth_id {
-                    data.insert("authId".into(), id.clone().into());
-                }
-            }
-            None => {
-                data.insert("auth".into(), "".into());
-            }
-        }
-        if options.log_ip {
-            data.insert("userIP".into(), request.user_ip.into());
-            data.insert("remoteIP".into(), request.remote_ip.into());
-        }
+        let data = RequestLogData {
+            kind: "request",
+            exec_time: kb_core::number::to_json(request.exec_time_ms),
+            error: request.error.as_ref().map(|e| e.message.as_str()),
+            details: request.error.as_ref().map(|e| &e.details),
+            url: &url,
+            method: &method,
+            status: request.status,
+            referer: &cut(&request.referer, 2000),
+            user_agent: &cut(&request.user_agent, 2000),
+            auth: request
+                .auth
+                .as_ref()
+                .map_or("", |(collection, _)| collection),
+            auth_id: request
+                .auth
+                .as_ref()
+                .filter(|_| options.log_auth_id)
+                .map(|(_, id)| id.as_str()),
+            user_ip: options.log_ip.then_some(request.user_ip.as_str()),
+            remote_ip: options.log_ip.then_some(request.remote_ip.as_str()),
+        };
         let max = match usize::try_from(options.max_data_size) {
             Ok(0) | Err(_) => DEFAULT_MAX_DATA_SIZE,
             Ok(n) => n,
         };
-        let data = limit_data_size(data, max);
+        let mut text = serde_json::to_string(&data).unwrap_or_default();
+        if text.len() > max
+            && let Ok(Value::Object(map)) = serde_json::to_value(&data)
+        {
+            text = limit_data_size(map, max);
+        }
         let now = jiff::Timestamp::now();
         self.logs.push(LogEntry {
             id: kb_core::id::time_ordered_id(u64::try_from(now.as_millisecond()).unwrap_or(0)),
             created: kb_core::datetime::format(now),
             level,
             message: format!("{method} {}", path_unescape(&url)),
-            data,
+            data: text,
         });
     }
 
