@@ -117,7 +117,8 @@ fn run_batch(pool: &Pool, conn: &mut PgConn<'_>, mut queue: VecDeque<QueuedWrite
     let mut ran = Vec::with_capacity(queue.len());
     let outcome = run_jobs(conn, &mut queue, &mut ran);
     if let Err(error) = &outcome {
-        tracing::warn!(%error, jobs = ran.len() + queue.len(), "write batch failed and is rolled back");
+        let jobs = ran.len() + queue.len();
+        tracing::warn!(%error, jobs, "write batch failed and is rolled back");
         // A failed `COMMIT` has ended the transaction already (then this only warns).
         if let Err(error) = conn.batch("ROLLBACK") {
             tracing::error!(%error, "rolling back a failed write batch failed");
