@@ -43,7 +43,7 @@ pub const RESERVED_TABLES: &[&str] = &["_collections", "_params", "json_each", "
 /// A record as storage hands it over: field name → canonical JSON value.
 pub type Row = Map<String, Value>;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A unique index rejected the write; the columns are the indexed ones.
     #[error("unique constraint failed on {columns:?}")]

@@ -2,14 +2,20 @@
 //! server URL in `KEELBASE_TEST_PG_URL`): each test creates its own database and drops it afterwards, and
 //! runs the same operations on a SQLite backend to check both hand back the same rows.
 
-use std::sync::Arc;
+use std::future::{Future, poll_fn};
+use std::sync::{Arc, Mutex, mpsc};
+use std::task::Poll;
 
 use kb_core::{Collection, Schema};
 use kb_query::{ResolveOptions, resolve_filter, resolve_sort_key};
 use kb_store::postgres::{self, PostgresBackend};
 use kb_store::sqlite::SqliteBackend;
-use kb_store::{ListQuery, RequestInfo, Row, SortSpec, Store, StoreError};
+use kb_store::{
+    Change, ChangeObserver, ListQuery, RequestInfo, Row, SortSpec, Store, StoreError, Writer,
+};
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// The server, without a database (the same variable the API test kit reads).
 fn server_url() -> String {
@@ -60,7 +66,7 @@ impl Drop for TestDatabase {
 struct Pair {
     pg: Store,
     sqlite: Store,
-    _database: TestDatabase,
+    database: TestDatabase,
     _dir: tempfile::TempDir,
 }
 
@@ -77,7 +83,7 @@ impl Pair {
         Pair {
             pg: Store::new(Arc::new(pg)),
             sqlite: Store::new(Arc::new(sqlite)),
-            _database: database,
+            database,
             _dir: dir,
         }
     }
@@ -574,6 +580,162 @@ async fn concurrent_writes_and_reads_all_land() {
         .await
         .unwrap();
     assert_eq!(count, 2 + 12);
+}
+
+/// Hands the ids of committed records to the test, in the order their hooks ran.
+struct HookOrder(Arc<Mutex<Vec<String>>>);
+
+impl ChangeObserver for HookOrder {
+    fn watches(&self, _collection: &Collection) -> bool {
+        true
+    }
+
+    fn committed(&self, changes: Vec<Change>) {
+        let mut ids = self.0.lock().unwrap();
+        ids.extend(
+            changes
+                .iter()
+                .map(|c| c.record["id"].as_str().unwrap().to_owned()),
+        );
+    }
+}
+
+/// Poll `write` once, which queues its job, then leave it to run on its own.
+async fn queue<T: Send + 'static>(
+    write: impl Future<Output = T> + Send + 'static,
+) -> JoinHandle<T> {
+    let mut write = Box::pin(write);
+    let waiting = poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx).is_pending())).await;
+    assert!(waiting);
+    tokio::spawn(write)
+}
+
+/// A write, queued now, that holds the writer until told to go on and says when it has
+/// started.
+async fn gate(
+    store: &Store,
+) -> (
+    JoinHandle<Result<(), StoreError>>,
+    oneshot::Receiver<()>,
+    mpsc::Sender<()>,
+) {
+    let (started, has_started) = oneshot::channel();
+    let (release, released) = mpsc::channel();
+    let store = store.clone();
+    let write = queue(async move {
+        store
+            .write(move |_| {
+                started.send(()).unwrap();
+                released.recv().unwrap();
+                Ok::<_, StoreError>(())
+            })
+            .await
+    })
+    .await;
+    (write, has_started, release)
+}
+
+/// The users another connection sees (only what has committed).
+async fn committed_users(database: &TestDatabase) -> Vec<String> {
+    let (client, connection) = postgres::tokio_postgres::connect(
+        &database_url(&database.name),
+        postgres::tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let rows = client
+        .query(r#"SELECT "id" FROM "users" ORDER BY "id""#, &[])
+        .await
+        .unwrap();
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_writes_commit_together_each_with_its_own_answer() {
+    let (pair, _) = seeded().await;
+    let hooks = Arc::new(Mutex::new(Vec::new()));
+    pair.pg.observe(Arc::new(HookOrder(hooks.clone())));
+    let insert = |id: &str| {
+        let (users, record) = (users(), as_row(json!({"id": id, "name": "n"})));
+        move |w: &mut dyn Writer| w.insert(&users, &record)
+    };
+    // Jobs that keep their changes, between jobs that fail in each way a job can.
+    type Job = Box<dyn FnOnce(&mut dyn Writer) -> Result<(), StoreError> + Send>;
+    let jobs: Vec<Job> = vec![
+        Box::new(insert("u10")),
+        Box::new(insert("u1")),
+        Box::new({
+            let insert = insert("u11");
+            move |w| {
+                insert(w)?;
+                Err(StoreError::Invalid("changed my mind".into()))
+            }
+        }),
+        Box::new(insert("u12")),
+        Box::new({
+            let insert = insert("u2");
+            move |w| {
+                let _ignored = insert(w);
+                Ok(())
+            }
+        }),
+        Box::new({
+            let insert = insert("u13");
+            move |w| {
+                insert(w)?;
+                panic!("the job fails half-way");
+            }
+        }),
+        Box::new(insert("u14")),
+    ];
+
+    // While the writer is held, queue the jobs and a last job that holds the writer again:
+    // they run as one batch.
+    let (first, first_started, release_first) = gate(&pair.pg).await;
+    first_started.await.unwrap();
+    let mut writes = Vec::new();
+    for job in jobs {
+        let pg = pair.pg.clone();
+        writes.push(queue(async move { pg.write(job).await }).await);
+    }
+    let (last, last_started, release_last) = gate(&pair.pg).await;
+    release_first.send(()).unwrap();
+    first.await.unwrap().unwrap();
+    last_started.await.unwrap();
+
+    // Every job of the batch has run, but nothing is committed or answered yet.
+    assert_eq!(committed_users(&pair.database).await, ["u1", "u2"]);
+    assert!(writes.iter().all(|write| !write.is_finished()));
+    release_last.send(()).unwrap();
+    last.await.unwrap().unwrap();
+
+    let mut answers = Vec::new();
+    for write in writes {
+        answers.push(write.await);
+    }
+    let [u10, u1, u11, u12, u2, u13, u14] = &answers[..] else {
+        panic!("{answers:?}");
+    };
+    assert!(matches!(u10, Ok(Ok(()))), "{u10:?}");
+    assert!(
+        matches!(u1, Ok(Err(StoreError::Unique { columns })) if columns == &["id"]),
+        "{u1:?}"
+    );
+    assert!(matches!(u11, Ok(Err(StoreError::Invalid(_)))), "{u11:?}");
+    assert!(matches!(u12, Ok(Ok(()))), "{u12:?}");
+    let nothing_committed = |message: &str| message.contains("nothing was committed");
+    assert!(
+        matches!(u2, Ok(Err(StoreError::Database(message))) if nothing_committed(message)),
+        "{u2:?}"
+    );
+    assert!(matches!(u13, Err(error) if error.is_panic()), "{u13:?}");
+    assert!(matches!(u14, Ok(Ok(()))), "{u14:?}");
+    assert_eq!(
+        committed_users(&pair.database).await,
+        ["u1", "u10", "u12", "u14", "u2"]
+    );
+    assert_eq!(*hooks.lock().unwrap(), ["u10", "u12", "u14"]);
 }
 
 #[tokio::test]

@@ -2,15 +2,17 @@
 //! a `deadpool-postgres` pool.
 //!
 //! Jobs are synchronous, so each runs on a blocking thread that owns one pooled connection
-//! and one transaction for the whole job, driving the async driver with `Handle::block_on`.
-//! Reads run in a read-only REPEATABLE READ snapshot (a page and its count agree); writes
-//! run one at a time in `BEGIN … COMMIT`, so after-commit hooks fire in commit order as on
-//! SQLite, and a job's future resolves only after its `COMMIT` returned.
+//! and one transaction, driving the async driver with `Handle::block_on`. Reads run in a
+//! read-only REPEATABLE READ snapshot each (a page and its count agree). Writes queue for
+//! one writer task, which runs whatever is queued in one transaction, each job in its own
+//! savepoint (see [`writer`]): after-commit hooks fire in commit order as on SQLite, and a
+//! job's future resolves only after its batch's `COMMIT` returned.
 
 mod cluster;
 mod ddl;
 mod dialect;
 mod values;
+mod writer;
 
 use std::cell::Cell as Flag;
 use std::future::Future;
@@ -36,14 +38,14 @@ pub use tokio_postgres;
 use crate::sql::{self, Param, Statement};
 use crate::values::{self as shared_values, Clock, RequestInfo};
 use crate::{
-    Backend, BoxFuture, ChangeKind, ListQuery, Outcome, ReadJob, Reader, Row, StoreError,
-    ViewColumn, WriteJob, Writer,
+    Backend, BoxFuture, ChangeKind, ListQuery, ReadJob, Reader, Row, StoreError, ViewColumn,
+    WriteJob, Writer,
 };
 
 /// The advisory lock that serialises collection changes across nodes.
 const SCHEMA_LOCK: i64 = 7303;
 
-/// Connections per pool: enough for concurrent readers next to the one writer.
+/// Connections per pool: enough for concurrent readers next to the writer task.
 const POOL_SIZE: usize = 16;
 
 /// The database's own words for an error (`ERROR: …` with its detail), for logs and for the
@@ -187,8 +189,8 @@ pub async fn drop_database(url: &str, name: &str) -> Result<(), StoreError> {
 
 struct Shared {
     pool: Pool,
-    /// Held for a whole write job: one writer at a time, as on SQLite.
-    write_turn: Arc<tokio::sync::Mutex<()>>,
+    /// Where write jobs queue; `close` takes it, refusing new ones.
+    writes: Mutex<Option<writer::WriteQueue>>,
     /// This process among the nodes on the database (its own announcements are not news).
     node: String,
     config: tokio_postgres::Config,
@@ -221,8 +223,8 @@ impl PostgresBackend {
         tokio::spawn(cluster::heartbeat(pool.clone(), node.clone()));
         Ok(PostgresBackend {
             shared: Mutex::new(Some(Arc::new(Shared {
+                writes: Mutex::new(Some(writer::WriteQueue::start(pool.clone(), node.clone()))),
                 pool,
-                write_turn: Arc::new(tokio::sync::Mutex::new(())),
                 node,
                 config: parse_config(url)?,
             }))),
@@ -247,40 +249,16 @@ fn join_err(error: tokio::task::JoinError) -> StoreError {
     }
 }
 
-/// Run `job` on `conn` inside `begin` … `COMMIT`/`ROLLBACK` (the job says whether to commit);
-/// a panicking job rolls back before the panic goes on, so the connection returns to the
-/// pool clean.
-fn in_transaction<T>(
-    conn: &mut PgConn<'_>,
-    begin: &str,
-    job: impl FnOnce(&mut PgConn<'_>) -> (bool, T),
-) -> Result<T, StoreError> {
-    conn.batch(begin)?;
-    let (commit, value) = match catch_unwind(AssertUnwindSafe(|| job(conn))) {
-        Ok(result) => result,
-        Err(panic) => {
-            let _rolled_back = conn.batch("ROLLBACK");
-            resume_unwind(panic);
-        }
-    };
-    if commit && !conn.failed.get() {
-        let announced = std::mem::take(&mut conn.announced);
-        if let Err(error) = cluster::announce(conn, conn.node, announced) {
-            conn.batch("ROLLBACK")?;
-            return Err(error);
-        }
-        conn.batch("COMMIT")?;
-        Ok(value)
-    } else {
-        conn.batch("ROLLBACK")?;
-        if commit {
-            // The job went on after a failed statement; PostgreSQL discarded the transaction.
-            return Err(StoreError::Database(
-                "a statement failed inside the write; nothing was committed".into(),
-            ));
-        }
-        Ok(value)
+/// Run `job` on `conn` in a read-only snapshot. The snapshot ends before a panic goes on, so
+/// the connection returns to the pool clean; a failed statement stays the job's own answer.
+fn read_only(conn: &mut PgConn<'_>, job: ReadJob) -> Result<(), StoreError> {
+    conn.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+    let ran = catch_unwind(AssertUnwindSafe(|| job(conn)));
+    let ended = conn.batch("ROLLBACK");
+    if let Err(panic) = ran {
+        resume_unwind(panic);
     }
+    ended
 }
 
 impl Backend for PostgresBackend {
@@ -291,16 +269,7 @@ impl Backend for PostgresBackend {
             let client = connection(&shared.pool).await?;
             let handle = Handle::current();
             tokio::task::spawn_blocking(move || {
-                let mut conn = PgConn::new(&client, handle, &shared.node);
-                in_transaction(
-                    &mut conn,
-                    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                    |conn| {
-                        job(conn);
-                        // Nothing to keep; a failed statement stays the job's own answer.
-                        (false, ())
-                    },
-                )
+                read_only(&mut PgConn::new(&client, handle, &shared.node), job)
             })
             .await
             .map_err(join_err)?
@@ -310,29 +279,12 @@ impl Backend for PostgresBackend {
     fn run_write(&self, job: WriteJob) -> BoxFuture<'static, Result<(), StoreError>> {
         let shared = self.shared();
         Box::pin(async move {
-            let shared = shared?;
-            let turn = shared.write_turn.clone().lock_owned().await;
-            let client = connection(&shared.pool).await?;
-            let handle = Handle::current();
-            tokio::task::spawn_blocking(move || {
-                let mut conn = PgConn::new(&client, handle, &shared.node);
-                let outcome = in_transaction(&mut conn, "BEGIN", |conn| match job(conn) {
-                    Outcome::Commit(hook) => (true, hook),
-                    Outcome::Rollback => (false, None),
-                });
-                if conn.schema_changed {
-                    // Cached statements may name columns whose type changed: prepare anew.
-                    shared.pool.manager().statement_caches.clear();
-                }
-                // Still our turn: hooks run in commit order.
-                if let Some(hook) = outcome? {
-                    hook();
-                }
-                drop(turn);
-                Ok(())
-            })
-            .await
-            .map_err(join_err)?
+            let written = shared?
+                .writes
+                .lock()
+                .as_ref()
+                .map(|queue| queue.submit(job));
+            written.ok_or(StoreError::Closed)?.await
         })
     }
 
@@ -340,8 +292,11 @@ impl Backend for PostgresBackend {
         let shared = self.shared.lock().take();
         Box::pin(async move {
             if let Some(shared) = shared {
-                // Wait for the write in progress, then refuse new connections.
-                let _turn = shared.write_turn.lock().await;
+                // Let the queued writes run, then refuse new connections.
+                let writes = shared.writes.lock().take();
+                if let Some(writes) = writes {
+                    writes.close().await;
+                }
                 cluster::leave(&shared.pool, &shared.node).await;
                 shared.pool.close();
             }
