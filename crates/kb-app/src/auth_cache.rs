@@ -181,26 +181,18 @@ mod tests {
         }
     }
 
+    /// Note `token` as verified for record u1 (schema version 1), read just now.
+    fn verified_now(cache: &AuthCache, generation: u64, token: &str) {
+        let now = Instant::now();
+        cache.insert(key("u1"), 1, generation, now, token, &requester("u1"));
+    }
+
     #[test]
     fn verified_tokens_are_found_until_their_record_changes() {
         let cache = AuthCache::default();
         let generation = cache.generation();
-        cache.insert(
-            key("u1"),
-            1,
-            generation,
-            Instant::now(),
-            "t1",
-            &requester("u1"),
-        );
-        cache.insert(
-            key("u1"),
-            1,
-            generation,
-            Instant::now(),
-            "t2",
-            &requester("u1"),
-        );
+        verified_now(&cache, generation, "t1");
+        verified_now(&cache, generation, "t2");
         assert_eq!(cached_id(&cache, "u1", 1, "t1").as_deref(), Some("u1"));
         assert_eq!(cached_id(&cache, "u1", 1, "t2").as_deref(), Some("u1"));
         // another token, another schema version: not verified here
@@ -217,26 +209,12 @@ mod tests {
         let generation = cache.generation();
         // the record changes while the request reads it
         cache.invalidate("pbc_users", "u1");
-        cache.insert(
-            key("u1"),
-            1,
-            generation,
-            Instant::now(),
-            "t1",
-            &requester("u1"),
-        );
+        verified_now(&cache, generation, "t1");
         assert_eq!(cached_id(&cache, "u1", 1, "t1"), None);
 
         cache.clear();
         let generation = cache.generation();
-        cache.insert(
-            key("u1"),
-            1,
-            generation,
-            Instant::now(),
-            "t1",
-            &requester("u1"),
-        );
+        verified_now(&cache, generation, "t1");
         assert_eq!(cached_id(&cache, "u1", 1, "t1").as_deref(), Some("u1"));
         cache.clear();
         assert_eq!(cached_id(&cache, "u1", 1, "t1"), None);
