@@ -29,6 +29,9 @@ const BOOTSTRAP: &str = r#"
     CREATE INDEX IF NOT EXISTS "idx_logs_created" ON "_logs" ("created");
 "#;
 
+/// Page cache per connection of the logs database, in KiB.
+const LOGS_CACHE_KIB: u32 = 2000;
+
 /// The logs store on one SQLite file.
 pub struct SqliteLogStore {
     executor: Mutex<Option<Arc<Executor>>>,
@@ -43,7 +46,13 @@ impl SqliteLogStore {
             // Logs are read rarely (the dashboard); one reader is plenty and leaves the
             // cores to the data database.
             readers: 1,
-            on_connect: Some(Arc::new(dialect::register_functions)),
+            on_connect: Some(Arc::new(|conn: &Connection| {
+                dialect::register_functions(conn)?;
+                // Logs are appended in id and time order, so writes touch the last pages of
+                // each index; the data database's 32 MB page cache would only fill up with
+                // pages of old logs a busy server never reads again.
+                conn.execute_batch(&format!("PRAGMA cache_size = -{LOGS_CACHE_KIB};"))
+            })),
             ..Default::default()
         };
         let executor = Executor::open(path, options).map_err(executor_err)?;
