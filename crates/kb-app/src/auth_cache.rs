@@ -30,7 +30,7 @@ const MAX_TOKENS_PER_RECORD: usize = 32;
 
 /// How long a record read stays usable without another read: no process but this one sees
 /// writes made behind its back.
-pub(crate) const FRESH_FOR: Duration = Duration::from_secs(2);
+const FRESH_FOR: Duration = Duration::from_secs(2);
 
 /// `(collection id, record id)`.
 type RecordKey = (String, String);
@@ -50,6 +50,13 @@ struct Entry {
     tokens: HashSet<Box<str>>,
 }
 
+impl Entry {
+    /// Read under `schema_version`, and recently enough to be used.
+    fn is_current(&self, schema_version: u64) -> bool {
+        self.schema_version == schema_version && self.read_at.elapsed() < FRESH_FOR
+    }
+}
+
 impl AuthCache {
     /// The requester `token` (already known to name this record) stands for, if it was
     /// verified before under this schema version. The caller checks the expiry.
@@ -61,10 +68,8 @@ impl AuthCache {
     ) -> Option<Requester> {
         let records = self.records.lock();
         let entry = records.get(key)?;
-        (entry.schema_version == schema_version
-            && entry.read_at.elapsed() < FRESH_FOR
-            && entry.tokens.contains(token))
-        .then(|| entry.requester.clone())
+        (entry.is_current(schema_version) && entry.tokens.contains(token))
+            .then(|| entry.requester.clone())
     }
 
     /// Where a lookup that missed starts: remember this and pass it to [`AuthCache::insert`].
@@ -99,7 +104,7 @@ impl AuthCache {
         let entry = records.entry(key).or_insert_with(fresh);
         // A fresh entry of this schema version holds the same record (any change since
         // would have removed it), so the token joins it; anything else starts over.
-        if entry.schema_version != schema_version || entry.read_at.elapsed() >= FRESH_FOR {
+        if !entry.is_current(schema_version) {
             *entry = fresh();
         }
         if entry.tokens.len() >= MAX_TOKENS_PER_RECORD {
