@@ -55,14 +55,15 @@ impl Api {
     }
 
     /// Creates the schema, users, rooms and memberships, seeds `records` messages and signs
-    /// every user in.
-    pub async fn set_up(&self, records: usize) -> Result<Session> {
-        self.superuser(
-            Method::PATCH,
-            "/api/settings",
-            json!({"batch": {"enabled": true, "maxRequests": BATCH_SIZE, "timeout": 120}}),
-        )
-        .await?;
+    /// every user in. Without `request_logs` the server keeps no request log (`maxDays: 0`).
+    pub async fn set_up(&self, records: usize, request_logs: bool) -> Result<Session> {
+        let mut settings =
+            json!({"batch": {"enabled": true, "maxRequests": BATCH_SIZE, "timeout": 120}});
+        if !request_logs {
+            settings["logs"] = json!({"maxDays": 0});
+        }
+        self.superuser(Method::PATCH, "/api/settings", settings)
+            .await?;
         self.create_collections().await?;
         for user in 0..=OUTSIDER {
             let body = json!({

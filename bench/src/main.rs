@@ -83,6 +83,10 @@ struct Args {
     /// Idle SSE connections of the memory scenario.
     #[arg(long, default_value_t = 10_000)]
     sse_connections: usize,
+    /// Turn request logging off in Keelbase and PocketBase (`logs.maxDays = 0`), to measure
+    /// what logging every request costs; both log by default.
+    #[arg(long)]
+    no_request_logs: bool,
     /// Run only these scenarios (comma-separated); all by default.
     #[arg(long, value_enum, value_delimiter = ',')]
     scenarios: Vec<Scenario>,
@@ -237,7 +241,7 @@ async fn run(args: Args) -> Result<()> {
         settings: format!(
             "concurrency {}, {} rounds of {:.1} s per server and scenario (at most {} \
              requests each), {} seeded messages, {} realtime subscribers × {} writes, {} \
-             idle SSE connections",
+             idle SSE connections{}",
             plan.load.concurrency,
             plan.rounds,
             plan.load.duration.as_secs_f64(),
@@ -245,7 +249,12 @@ async fn run(args: Args) -> Result<()> {
             plan.records,
             plan.subscribers,
             plan.writes,
-            plan.sse_connections
+            plan.sse_connections,
+            if args.no_request_logs {
+                ", request logging off in both servers (--no-request-logs)"
+            } else {
+                ""
+            }
         ),
         setup: setup_notes.join("; "),
         server_exits,
@@ -304,7 +313,7 @@ async fn start_and_set_up(
         );
         let api = Api::connect(&server).await?;
         let session = api
-            .set_up(args.records)
+            .set_up(args.records, !args.no_request_logs)
             .await
             .with_context(|| format!("setting up {}", server.name))?;
         check_create_rule(&api, &session)
