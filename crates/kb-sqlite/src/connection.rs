@@ -11,20 +11,24 @@ use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use crate::{ExecutorError, ExecutorOptions};
 
 /// PocketBase's connection settings (`core/db_connect.go`), minus `journal_mode` (set once by
-/// the writer) and `busy_timeout` (from the options). `synchronous=NORMAL` in WAL mode keeps
-/// every commit across a process crash and may lose the last ones on power loss.
-///
-/// The page cache is 8 MB per connection where PocketBase keeps 32 MB: with a writer and a
-/// reader per core, 32 MB each was most of the peak RSS under write load, while pages it
-/// misses come from the OS page cache. Measured (issue 6): creates unchanged, a full-table
-/// scan of 100,000 records ~8% more CPU, peak RSS of a create run 135 → 91 MiB.
+/// the writer), `busy_timeout` (from the options) and `cache_size` (below).
+/// `synchronous=NORMAL` in WAL mode keeps every commit across a process crash and may lose
+/// the last ones on power loss.
 const PRAGMAS: &str = "
     PRAGMA journal_size_limit = 200000000;
     PRAGMA synchronous = NORMAL;
     PRAGMA foreign_keys = ON;
     PRAGMA temp_store = MEMORY;
-    PRAGMA cache_size = -8000;
 ";
+
+/// Page caches, smaller than PocketBase's 32 MB per connection: with a writer and a reader
+/// per core, 32 MB each was most of the peak RSS under load, and pages a cache misses come
+/// from the OS page cache. Readers keep 16 MB, which still holds the working set of a
+/// 100,000-record full-table scan; the writer touches index tails and single rows, and 8 MB
+/// costs creates nothing. Measured (issue 6, bench/run): peak RSS of a create run 135 → 90
+/// MiB, full-scan CPU per list 4.2 → 3.8 ms.
+const WRITER_CACHE_KIB: u32 = 8_000;
+const READER_CACHE_KIB: u32 = 16_000;
 
 /// The savepoint the writer wraps each job in. Jobs may not touch it (see [`TxnGuard`]).
 pub(crate) const JOB_SAVEPOINT: &str = "kb_sqlite_job";
@@ -41,7 +45,7 @@ pub(crate) fn open_writer(
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(ExecutorError::NotWal(mode));
     }
-    configure(&conn, options).map_err(ExecutorError::Sqlite)?;
+    configure(&conn, options, WRITER_CACHE_KIB).map_err(ExecutorError::Sqlite)?;
     let guard = TxnGuard::install(&conn).map_err(ExecutorError::Sqlite)?;
     Ok((conn, guard))
 }
@@ -53,15 +57,16 @@ pub(crate) fn open_reader(
     options: &ExecutorOptions,
 ) -> Result<Connection, ExecutorError> {
     let conn = Connection::open(path).map_err(ExecutorError::Sqlite)?;
-    configure(&conn, options)
+    configure(&conn, options, READER_CACHE_KIB)
         .and_then(|()| conn.pragma_update(None, "query_only", "ON"))
         .map_err(ExecutorError::Sqlite)?;
     Ok(conn)
 }
 
-fn configure(conn: &Connection, options: &ExecutorOptions) -> rusqlite::Result<()> {
+fn configure(conn: &Connection, options: &ExecutorOptions, cache_kib: u32) -> rusqlite::Result<()> {
     conn.busy_timeout(options.busy_timeout)?;
     conn.execute_batch(PRAGMAS)?;
+    conn.execute_batch(&format!("PRAGMA cache_size = -{cache_kib};"))?;
     conn.set_prepared_statement_cache_capacity(options.statement_cache_capacity);
     match &options.on_connect {
         Some(on_connect) => on_connect(conn),

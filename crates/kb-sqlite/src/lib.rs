@@ -75,9 +75,10 @@ impl Executor {
     /// Opens (creating it if missing) the database at `path` and starts the writer thread and
     /// `options.readers` reader threads.
     ///
-    /// Every connection gets PocketBase's pragmas, with a smaller page cache (`busy_timeout`, `journal_size_limit`,
-    /// `synchronous=NORMAL`, `foreign_keys=ON`, `temp_store=MEMORY`, `cache_size=-8000`),
-    /// the larger statement cache and `options.on_connect`; readers are also `query_only`.
+    /// Every connection gets PocketBase's pragmas (`busy_timeout`, `journal_size_limit`,
+    /// `synchronous=NORMAL`, `foreign_keys=ON`, `temp_store=MEMORY`) with smaller page
+    /// caches (8 MB for the writer, 16 MB per reader), the larger statement cache and
+    /// `options.on_connect`; readers are also `query_only`.
     /// The database is switched to WAL, so `path` must be a file, not `:memory:`.
     pub fn open(path: &Path, options: ExecutorOptions) -> Result<Executor, ExecutorError> {
         let (writer_conn, guard) = connection::open_writer(path, &options)?;

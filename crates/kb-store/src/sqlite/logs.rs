@@ -49,7 +49,7 @@ impl SqliteLogStore {
             on_connect: Some(Arc::new(|conn: &Connection| {
                 dialect::register_functions(conn)?;
                 // Logs are appended in id and time order, so writes touch the last pages of
-                // each index; the data database's 8 MB page cache would only fill up with
+                // each index; the data database's page caches would only fill up with
                 // pages of old logs a busy server never reads again.
                 conn.execute_batch(&format!("PRAGMA cache_size = -{LOGS_CACHE_KIB};"))
             })),
