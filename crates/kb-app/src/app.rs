@@ -160,6 +160,8 @@ pub struct App {
     pub(crate) files: Arc<kb_files::FileStorage>,
     /// Tokens already verified, with their auth records (see `auth_cache`).
     pub(crate) auth_cache: Arc<AuthCache>,
+    /// The first-run token that may create the first superuser (see `install`).
+    pub(crate) install_token: crate::install::InstallToken,
 }
 
 impl App {
@@ -213,6 +215,7 @@ impl App {
             logs: Default::default(),
             files,
             auth_cache: Arc::default(),
+            install_token: Default::default(),
         });
         AuthCache::start(&app);
         crate::record_events::RecordEvents::start(&app);

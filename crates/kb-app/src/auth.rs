@@ -118,7 +118,7 @@ impl App {
     }
 
     /// Sign a new auth token for `record`.
-    fn auth_token(&self, collection: &Collection, record: &Row) -> AppResult<String> {
+    pub(crate) fn auth_token(&self, collection: &Collection, record: &Row) -> AppResult<String> {
         let duration = collection
             .auth_options()
             .ok_or_else(auth_collection_context)?
@@ -164,7 +164,7 @@ impl App {
     }
 
     /// The auth record as auth responses show it: always with its email.
-    fn auth_record_json(collection: &Collection, record: &Row) -> Value {
+    pub(crate) fn auth_record_json(collection: &Collection, record: &Row) -> Value {
         let mut json = record::to_api_json(collection, record.clone(), false);
         if let Some(email) = record.get("email") {
             json.insert("email".into(), email.clone());

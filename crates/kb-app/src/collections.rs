@@ -190,7 +190,9 @@ impl App {
         })
     }
 
-    pub async fn create_collection(&self, body: Value) -> AppResult<Value> {
+    /// Create a collection from `body`. With `dry_run` it is only validated (fields, rules,
+    /// indexes, view query) and returned as it would be saved; nothing changes.
+    pub async fn create_collection(&self, body: Value, dry_run: bool) -> AppResult<Value> {
         let _guard = self.schema_change.lock().await;
         let Value::Object(_) = body else {
             return Err(AppError::bad_request(
@@ -204,6 +206,9 @@ impl App {
         let after = Schema::new(collections.clone(), schema.version + 1);
         validate_collection(&collection, None, &after)
             .map_err(|e| AppError::invalid("Failed to create collection.", e))?;
+        if dry_run {
+            return Ok(collection.to_api_json());
+        }
         let to_save = collection.clone();
         self.store
             .write(move |w| {
@@ -215,7 +220,14 @@ impl App {
         Ok(collection.to_api_json())
     }
 
-    pub async fn update_collection(&self, id_or_name: &str, body: Value) -> AppResult<Value> {
+    /// Change collection `id_or_name` as `body` says; `dry_run` as for
+    /// [`create_collection`](Self::create_collection).
+    pub async fn update_collection(
+        &self,
+        id_or_name: &str,
+        body: Value,
+        dry_run: bool,
+    ) -> AppResult<Value> {
         let _guard = self.schema_change.lock().await;
         let schema = self.schema();
         let old = schema
@@ -241,6 +253,9 @@ impl App {
         let after = Schema::new(collections.clone(), schema.version + 1);
         validate_collection(&collection, Some(&old), &after)
             .map_err(|e| AppError::invalid("Failed to update collection.", e))?;
+        if dry_run {
+            return Ok(collection.to_api_json());
+        }
         let (to_save, previous) = (collection.clone(), (*old).clone());
         self.store
             .write(move |w| {

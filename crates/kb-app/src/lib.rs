@@ -14,6 +14,7 @@ mod collections;
 mod error;
 mod expand;
 mod files;
+mod install;
 pub mod logs;
 mod mfa;
 mod oauth2;

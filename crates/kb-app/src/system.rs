@@ -14,7 +14,8 @@ pub const SUPERUSERS_ID: &str = "pbc_3142635823";
 pub const SUPERUSERS: &str = "_superusers";
 pub const USERS_ID: &str = "_pb_users_auth_";
 
-const SECRET_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+pub(crate) const SECRET_ALPHABET: &[u8] =
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 /// A fresh token signing secret.
 pub fn new_secret() -> String {

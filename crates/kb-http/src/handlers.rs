@@ -181,6 +181,13 @@ pub async fn impersonate(
     json_ok(auth.to_json(), &params)
 }
 
+/// `POST /api/install`: the first superuser, with the one-time token `serve` printed.
+pub async fn install(State(app): AppState, params: Params, body: JsonBody) -> ApiResult<Response> {
+    let body = body.object(LOAD_ERROR)?;
+    let auth = app.install(&params.meta, body).await?;
+    json_ok(auth.to_json(), &params)
+}
+
 /// The login endpoints that take credentials in the body (and an `mfaId` for a second
 /// factor): the auth response out.
 macro_rules! login_endpoint {
@@ -292,7 +299,11 @@ pub async fn create_collection(
 ) -> ApiResult<Response> {
     require_superuser(&requester)?;
     let body = body.object(COLLECTION_BODY_ERROR)?;
-    json_ok(app.create_collection(Value::Object(body)).await?, &params)
+    let dry_run = params.boolean("dryRun")?;
+    json_ok(
+        app.create_collection(Value::Object(body), dry_run).await?,
+        &params,
+    )
 }
 
 pub async fn update_collection(
@@ -304,8 +315,9 @@ pub async fn update_collection(
 ) -> ApiResult<Response> {
     require_superuser(&requester)?;
     let body = body.object(COLLECTION_BODY_ERROR)?;
+    let dry_run = params.boolean("dryRun")?;
     json_ok(
-        app.update_collection(&collection, Value::Object(body))
+        app.update_collection(&collection, Value::Object(body), dry_run)
             .await?,
         &params,
     )

@@ -2,6 +2,7 @@
 //! default headers, CORS) and nothing else. Handlers extract, call `kb_app`, and map.
 
 mod batch;
+mod dashboard;
 mod error;
 mod files;
 mod handlers;
@@ -28,6 +29,7 @@ pub fn router(app: Arc<App>) -> Router {
     use handlers::*;
     let api = Router::new()
         .route("/api/health", get(health))
+        .route("/api/install", post(install))
         .route("/api/settings", get(get_settings).patch(update_settings))
         .route("/api/settings/test/email", post(send_test_email))
         .route("/api/settings/test/s3", post(files::test_s3))
@@ -128,6 +130,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/oauth2-redirect",
             get(realtime::oauth2_redirect_get).post(realtime::oauth2_redirect_post),
         )
+        .route("/_", get(dashboard::to_mount))
+        .route("/_/", get(dashboard::index))
+        .route("/_/assets/{version}/{*path}", get(dashboard::asset))
+        .route("/_/{*path}", get(dashboard::index))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(fallback);
     let api = middleware::rate_limited(api, app.clone()).with_state(app.clone());

@@ -133,9 +133,19 @@ async fn main() -> anyhow::Result<()> {
                 "SQLite"
             };
             tracing::info!(
-                "Keelbase is serving http://{addr} (REST API: http://{addr}/api/, data: {}, records in {database})",
+                "Keelbase is serving http://{addr} (REST API: http://{addr}/api/, dashboard: http://{addr}/_/, data: {}, records in {database})",
                 data.dir.display()
             );
+            if let Some(token) = server
+                .app()
+                .open_install()
+                .await
+                .context("failed to check for a superuser")?
+            {
+                println!(
+                    "\nNo superuser yet. Create the first one in the dashboard (this link works once):\n\n    http://{addr}/_/#/install/{token}\n\nor run: keelbase superuser upsert EMAIL PASSWORD\n"
+                );
+            }
             server.run(shutdown).await.context("server error")?;
         }
         Command::MigrateData { from, to } => {

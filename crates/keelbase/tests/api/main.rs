@@ -12,6 +12,7 @@ mod batch;
 mod cli;
 mod cluster;
 mod collections;
+mod dashboard;
 mod durability;
 mod expand_fields;
 mod files;

@@ -200,6 +200,19 @@ impl ServeProcess {
         child.wait().expect("wait for keelbase")
     }
 
+    /// The next printed line that contains `needle`, waiting up to `limit` for it.
+    pub fn line_containing(&self, needle: &str, limit: Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// Everything printed after the URL line, up to the end of the output (call after the
     /// process exited).
     pub fn rest_of_output(&self) -> Vec<String> {

@@ -1,0 +1,491 @@
+// Creating and changing collections: fields with their options, the API rules (checked by
+// the server as you type), indexes, a view's query and an auth collection's options.
+
+import { h, icon, replace, uid } from '../lib/dom.js';
+import { api, ApiError } from '../lib/api.js';
+import { state } from '../lib/state.js';
+import { confirmAction, field, openDialog, toast, toastError } from '../lib/ui.js';
+import { go } from '../lib/nav.js';
+
+export const FIELD_TYPES = ['text', 'editor', 'number', 'bool', 'email', 'url', 'date', 'autodate', 'select', 'file', 'relation', 'json', 'geoPoint'];
+
+const RULES = [
+  ['listRule', 'List and search', 'Who may list records, and which ones they see.'],
+  ['viewRule', 'View', 'Who may read one record by id.'],
+  ['createRule', 'Create', 'Who may create records; @request.body.* is the sent data.'],
+  ['updateRule', 'Update', 'Who may change records.'],
+  ['deleteRule', 'Delete', 'Who may delete records.'],
+];
+const AUTH_RULES = [
+  ['authRule', 'Authentication', 'Checked when a record signs in, e.g. verified = true.'],
+  ['manageRule', 'Manage', 'Who may change other records’ email and password.'],
+];
+
+/** Comma-separated text ⇄ list. */
+const toList = (text) => text.split(',').map((s) => s.trim()).filter(Boolean);
+const fromList = (list) => (list || []).join(', ');
+
+function numberInput(value, props = {}) {
+  return h('input', { type: 'number', step: 'any', value: value ?? '', ...props });
+}
+
+/** The option inputs of one field type; each writes into `f` as it changes. */
+function optionInputs(f) {
+  const bind = (input, key, read = (el) => el.value) => {
+    input.addEventListener('input', () => {
+      f[key] = read(input);
+    });
+    input.addEventListener('change', () => {
+      f[key] = read(input);
+    });
+    return input;
+  };
+  const num = (key, label, props) => field(label, bind(numberInput(f[key], props), key, (el) => (el.value === '' ? 0 : Number(el.value))));
+  const text = (key, label, hint) => field(label, bind(h('input', { value: f[key] ?? '' }), key), { hint });
+  const list = (key, label, hint) => field(label, bind(h('input', { value: fromList(f[key]) }), key, (el) => toList(el.value)), { hint });
+  const check = (key, label) => h('label', { class: 'check-row' }, bind(h('input', { type: 'checkbox', checked: Boolean(f[key]) }), key, (el) => el.checked), label);
+  switch (f.type) {
+    case 'text':
+      return [num('min', 'Min length'), num('max', 'Max length'), text('pattern', 'Pattern', 'A regular expression the value must match.'), text('autogeneratePattern', 'Generate with', 'e.g. [a-z0-9]{15}, for empty values.')];
+    case 'editor':
+      return [num('maxSize', 'Max size (bytes)'), check('convertURLs', 'Convert URLs to relative')];
+    case 'number':
+      return [num('min', 'Min'), num('max', 'Max'), check('onlyInt', 'Whole numbers only')];
+    case 'email':
+    case 'url':
+      return [list('onlyDomains', 'Only domains', 'Comma-separated.'), list('exceptDomains', 'Except domains', 'Comma-separated.')];
+    case 'date':
+      return [text('min', 'Earliest', 'YYYY-MM-DD HH:MM:SS.sssZ'), text('max', 'Latest', 'YYYY-MM-DD HH:MM:SS.sssZ')];
+    case 'autodate':
+      return [check('onCreate', 'Set on create'), check('onUpdate', 'Set on update')];
+    case 'select':
+      return [list('values', 'Choices', 'Comma-separated.'), num('maxSelect', 'Most choices', { min: 1 })];
+    case 'file':
+      return [
+        num('maxSelect', 'Most files', { min: 1 }),
+        num('maxSize', 'Max size per file (bytes)'),
+        list('mimeTypes', 'Allowed types', 'e.g. image/png, application/pdf; empty allows all.'),
+        list('thumbs', 'Thumb sizes', 'e.g. 100x100, 0x300'),
+        check('protected', 'Protected (needs a file token)'),
+      ];
+    case 'relation': {
+      const select = bind(
+        h('select', null, h('option', { value: '' }, 'Choose a collection'), state.collections.map((c) => h('option', { value: c.id, selected: c.id === f.collectionId }, c.name))),
+        'collectionId',
+      );
+      return [field('Related collection', select), num('minSelect', 'Fewest'), num('maxSelect', 'Most', { min: 1 }), check('cascadeDelete', 'Delete with the related record')];
+    }
+    case 'json':
+      return [num('maxSize', 'Max size (bytes)')];
+    default:
+      return [];
+  }
+}
+
+function newField(type) {
+  const base = { id: '', name: '', type, required: false, hidden: false, presentable: false, system: false };
+  const defaults = {
+    select: { values: [], maxSelect: 1 },
+    file: { maxSelect: 1, maxSize: 0, mimeTypes: [], thumbs: [], protected: false },
+    relation: { collectionId: '', maxSelect: 1, minSelect: 0, cascadeDelete: false },
+    autodate: { onCreate: true, onUpdate: false },
+  };
+  return { ...base, ...(defaults[type] || {}) };
+}
+
+/** Opens the editor for `collection` (null: a new one). */
+export function openCollectionEditor(collection) {
+  const draft = collection
+    ? structuredClone(collection)
+    : { name: '', type: 'base', fields: [], indexes: [], listRule: null, viewRule: null, createRule: null, updateRule: null, deleteRule: null };
+  if (!collection) draft.fields = [];
+  const form = h('form', { class: 'stack collection-editor', novalidate: true });
+  const errors = { current: null };
+
+  const name = h('input', { name: 'name', value: draft.name, required: true, autocomplete: 'off', spellcheck: 'false' });
+  name.addEventListener('input', () => {
+    draft.name = name.value.trim();
+    scheduleCheck();
+  });
+  const type = h(
+    'select',
+    { name: 'type', disabled: Boolean(collection) },
+    ['base', 'auth', 'view'].map((t) => h('option', { value: t, selected: draft.type === t }, t)),
+  );
+  type.addEventListener('change', () => {
+    draft.type = type.value;
+    renderTabs();
+  });
+
+  const tabs = h('div', { class: 'tabs', role: 'tablist' });
+  const panel = h('div', { class: 'tab-panel', role: 'tabpanel' });
+  let activeTab = draft.type === 'view' ? 'query' : 'fields';
+
+  const fieldError = (path) => {
+    let node = errors.current?.data;
+    for (const key of path) node = node?.[key];
+    return node?.message || '';
+  };
+
+  const errorLine = (path) => h('p', { class: 'field-error', role: 'alert' }, fieldError(path));
+
+  const renderFields = () => {
+    const list = h('div', { class: 'field-cards' });
+    draft.fields.forEach((f, index) => {
+      const nameInput = h('input', { value: f.name, 'aria-label': 'Field name', placeholder: 'name', readonly: f.system, class: 'mono' });
+      nameInput.addEventListener('input', () => {
+        f.name = nameInput.value.trim();
+        scheduleCheck();
+      });
+      const flags = [
+        ['required', 'Required'],
+        ['hidden', 'Hidden from the API'],
+        ['presentable', 'Presentable'],
+      ].map(([key, label]) => {
+        const box = h('input', { type: 'checkbox', checked: Boolean(f[key]) });
+        box.addEventListener('change', () => {
+          f[key] = box.checked;
+        });
+        return h('label', { class: 'check-row' }, box, label);
+      });
+      const optionsId = uid('options');
+      const options = h('div', { class: 'field-options', id: optionsId, hidden: !f._open }, optionInputs(f), h('div', { class: 'flags' }, flags));
+      list.append(
+        h(
+          'div',
+          { class: ['field-card', f.system && 'system'], dataset: { index } },
+          h(
+            'div',
+            { class: 'field-card-head' },
+            h('span', { class: ['badge', 'type'] }, f.type),
+            nameInput,
+            f.system ? h('span', { class: 'muted small' }, 'system') : null,
+            h('button', {
+              type: 'button',
+              class: 'ghost small',
+              'aria-expanded': String(Boolean(f._open)),
+              'aria-controls': optionsId,
+              onclick: (event) => {
+                f._open = !f._open;
+                options.hidden = !f._open;
+                event.currentTarget.setAttribute('aria-expanded', String(f._open));
+              },
+            }, 'Options'),
+            f.system
+              ? null
+              : h('button', {
+                  type: 'button',
+                  class: 'ghost icon-only',
+                  'aria-label': `Remove field ${f.name || index + 1}`,
+                  onclick: () => {
+                    draft.fields.splice(index, 1);
+                    renderPanel();
+                    scheduleCheck();
+                  },
+                }, icon('trash')),
+          ),
+          errorLine(['fields', String(index), 'name']),
+          options,
+        ),
+      );
+    });
+    const add = h(
+      'div',
+      { class: 'add-field' },
+      h('span', { class: 'muted' }, 'Add a field:'),
+      FIELD_TYPES.map((t) =>
+        h('button', {
+          type: 'button',
+          class: 'secondary small',
+          dataset: { type: t },
+          onclick: () => {
+            const f = newField(t);
+            f._open = true;
+            draft.fields.push(f);
+            renderPanel();
+            panel.querySelector('.field-card:last-of-type input')?.focus();
+          },
+        }, t),
+      ),
+    );
+    return [list, add, errorLine(['fields'])];
+  };
+
+  const ruleEditor = ([key, label, hint]) => {
+    const locked = draft[key] === null || draft[key] === undefined;
+    const area = h('textarea', { rows: 2, class: 'mono', spellcheck: 'false', disabled: locked, placeholder: locked ? 'Superusers only' : 'Empty: everyone, including guests' }, draft[key] ?? '');
+    area.addEventListener('input', () => {
+      draft[key] = area.value;
+      scheduleCheck();
+    });
+    const lock = h('input', { type: 'checkbox', checked: locked });
+    lock.addEventListener('change', () => {
+      draft[key] = lock.checked ? null : area.value;
+      area.disabled = lock.checked;
+      area.placeholder = lock.checked ? 'Superusers only' : 'Empty: everyone, including guests';
+      scheduleCheck();
+    });
+    const row = field(label, area, { name: key, hint });
+    row.insertBefore(h('label', { class: 'check-row small' }, lock, 'Superusers only'), row.querySelector('.hint'));
+    const message = fieldError([key]);
+    if (message) {
+      row.classList.add('invalid');
+      row.querySelector('.field-error').textContent = message;
+    }
+    return row;
+  };
+
+  const renderIndexes = () => {
+    const rows = (draft.indexes || []).map((sql, index) => {
+      const input = h('input', { value: sql, class: 'mono', 'aria-label': `Index ${index + 1}`, spellcheck: 'false' });
+      input.addEventListener('input', () => {
+        draft.indexes[index] = input.value;
+        scheduleCheck();
+      });
+      return h(
+        'div',
+        { class: 'index-row' },
+        input,
+        h('button', { type: 'button', class: 'ghost icon-only', 'aria-label': `Remove index ${index + 1}`, onclick: () => { draft.indexes.splice(index, 1); renderPanel(); scheduleCheck(); } }, icon('trash')),
+        errorLine(['indexes', String(index)]),
+      );
+    });
+    const table = draft.name || 'tableName';
+    return [
+      h('p', { class: 'muted' }, 'Indexes make filters and sorts on their columns fast; a unique index also forbids duplicates.'),
+      rows,
+      h('button', {
+        type: 'button',
+        class: 'secondary',
+        onclick: () => {
+          draft.indexes = [...(draft.indexes || []), `CREATE INDEX idx_${table}_ ON ${table} ()`];
+          renderPanel();
+        },
+      }, icon('plus'), 'Add index'),
+      errorLine(['indexes']),
+    ];
+  };
+
+  const renderQuery = () => {
+    const area = h('textarea', { rows: 10, class: 'mono', spellcheck: 'false', name: 'viewQuery' }, draft.viewQuery || '');
+    area.addEventListener('input', () => {
+      draft.viewQuery = area.value;
+      scheduleCheck();
+    });
+    const row = field('SELECT query', area, { name: 'viewQuery', hint: 'Read-only records from one SELECT; it must return an id column.' });
+    const message = fieldError(['viewQuery']);
+    if (message) {
+      row.classList.add('invalid');
+      row.querySelector('.field-error').textContent = message;
+    }
+    return row;
+  };
+
+  const renderAuthOptions = () => {
+    const auth = (draft.passwordAuth ||= { enabled: true, identityFields: ['email'] });
+    const otp = (draft.otp ||= { enabled: false, duration: 180, length: 8 });
+    const mfa = (draft.mfa ||= { enabled: false, duration: 1800, rule: '' });
+    const toggle = (object, key, label) => {
+      const box = h('input', { type: 'checkbox', checked: Boolean(object[key]) });
+      box.addEventListener('change', () => {
+        object[key] = box.checked;
+        scheduleCheck();
+      });
+      return h('label', { class: 'check-row' }, box, label);
+    };
+    const identity = h('input', { value: fromList(auth.identityFields) });
+    identity.addEventListener('input', () => {
+      auth.identityFields = toList(identity.value);
+      scheduleCheck();
+    });
+    const durations = [
+      ['authToken', 'Sign-in tokens'],
+      ['verificationToken', 'Verification links'],
+      ['passwordResetToken', 'Password reset links'],
+      ['emailChangeToken', 'Email change links'],
+      ['fileToken', 'File tokens'],
+    ].map(([key, label]) => {
+      const option = (draft[key] ||= { duration: 0 });
+      const input = h('input', { type: 'number', min: 1, value: option.duration });
+      input.addEventListener('input', () => {
+        option.duration = Number(input.value);
+        scheduleCheck();
+      });
+      return field(`${label} last (seconds)`, input, { name: `${key}.duration` });
+    });
+    return [
+      AUTH_RULES.map(ruleEditor),
+      h('h3', null, 'Token lifetimes'),
+      h('div', { class: 'settings-grid' }, durations),
+      h('h3', null, 'Sign-in methods'),
+      toggle(auth, 'enabled', 'Email (or other identity) and password'),
+      field('Identity fields', identity, { hint: 'Fields a user may sign in with; each needs a unique index.' }),
+      toggle(otp, 'enabled', 'One-time code by email'),
+      toggle(mfa, 'enabled', 'Multi-factor: a second method after the first'),
+    ];
+  };
+
+  const renderPanel = () => {
+    const content = {
+      fields: renderFields,
+      rules: () => RULES.map(ruleEditor),
+      indexes: renderIndexes,
+      query: renderQuery,
+      auth: renderAuthOptions,
+    }[activeTab];
+    replace(panel, content());
+  };
+
+  const renderTabs = () => {
+    const available = draft.type === 'view'
+      ? [['query', 'Query'], ['rules', 'API rules']]
+      : [['fields', 'Fields'], ['rules', 'API rules'], ['indexes', 'Indexes'], ...(draft.type === 'auth' ? [['auth', 'Auth options']] : [])];
+    if (!available.some(([key]) => key === activeTab)) [[activeTab]] = available;
+    replace(
+      tabs,
+      available.map(([key, label]) => {
+        const failing = errors.current && tabHasError(key);
+        return h('button', {
+          type: 'button',
+          role: 'tab',
+          class: ['tab', failing && 'has-error'],
+          dataset: { tab: key },
+          'aria-selected': String(key === activeTab),
+          onclick: () => {
+            activeTab = key;
+            renderTabs();
+          },
+        }, label);
+      }),
+    );
+    renderPanel();
+  };
+
+  const tabHasError = (key) => {
+    const data = errors.current?.data || {};
+    const keys = {
+      fields: ['fields'],
+      rules: RULES.map(([k]) => k),
+      indexes: ['indexes'],
+      query: ['viewQuery'],
+      auth: [...AUTH_RULES.map(([k]) => k), 'passwordAuth', 'otp', 'mfa'],
+    }[key];
+    return keys.some((k) => data[k]);
+  };
+
+  const payload = () => {
+    const body = structuredClone(draft);
+    body.fields = body.fields.map(({ _open, ...f }) => f);
+    for (const key of ['created', 'updated']) delete body[key];
+    return body;
+  };
+
+  const nameRow = field('Name', name, { name: 'name', hint: 'Also the path of its API: /api/collections/<name>/records.' });
+  const header = h('div', { class: 'editor-head' }, nameRow, field('Type', type, { name: 'type' }));
+  const formError = h('p', { class: 'form-error', role: 'alert' });
+  form.append(header, tabs, panel, formError);
+
+  let checkTimer;
+  let checkSeq = 0;
+  /** Asks the server to validate the draft without saving it, and shows what it says. */
+  const scheduleCheck = () => {
+    clearTimeout(checkTimer);
+    checkTimer = setTimeout(async () => {
+      if (!draft.name) return;
+      const seq = ++checkSeq;
+      try {
+        if (collection) await api.patch(`/api/collections/${encodeURIComponent(collection.id)}`, payload(), { dryRun: 'true' });
+        else await api.post('/api/collections', payload(), { dryRun: 'true' });
+        if (seq === checkSeq) showCheck(null);
+      } catch (error) {
+        if (seq === checkSeq && error instanceof ApiError && error.status === 400) showCheck(error);
+      }
+    }, 350);
+  };
+
+  const showCheck = (error) => {
+    errors.current = error;
+    nameRow.classList.toggle('invalid', Boolean(fieldError(['name'])));
+    nameRow.querySelector('.field-error').textContent = fieldError(['name']);
+    // Re-render only the error lines and tab markers, not the inputs being typed in.
+    for (const row of panel.querySelectorAll('.field[data-name]')) {
+      const message = fieldError([row.dataset.name]);
+      row.classList.toggle('invalid', Boolean(message));
+      const slot = row.querySelector('.field-error');
+      if (slot) slot.textContent = message;
+    }
+    panel.querySelectorAll('.field-card').forEach((card) => {
+      const slot = card.querySelector(':scope > .field-error');
+      if (slot) slot.textContent = fieldError(['fields', card.dataset.index, 'name']);
+    });
+    for (const tab of tabs.querySelectorAll('.tab')) tab.classList.toggle('has-error', Boolean(error) && tabHasError(tab.dataset.tab));
+    formError.textContent = '';
+  };
+
+  const save = async (close) => {
+    formError.textContent = '';
+    try {
+      const saved = collection
+        ? await api.patch(`/api/collections/${encodeURIComponent(collection.id)}`, payload())
+        : await api.post('/api/collections', payload());
+      await state.reloadCollections();
+      toast(collection ? `Saved ${saved.name}.` : `Created ${saved.name}.`);
+      close(saved);
+      go(`#/collections/${encodeURIComponent(saved.name)}`);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 400) {
+        errors.current = error;
+        renderTabs();
+        nameRow.querySelector('.field-error').textContent = fieldError(['name']);
+        formError.textContent = `${error.message} See the marked tabs.`;
+      } else {
+        toastError(error);
+      }
+    }
+  };
+
+  renderTabs();
+  if (!collection) setTimeout(() => name.focus());
+
+  return openDialog({
+    title: collection ? `Edit ${collection.name}` : 'New collection',
+    side: true,
+    wide: true,
+    body: form,
+    actions: [
+      collection && !collection.system
+        ? (close) => h('button', {
+            type: 'button',
+            class: 'danger ghost',
+            onclick: async () => {
+              if (!(await confirmAction(`Delete the collection ${collection.name} and all its records? This cannot be undone.`))) return;
+              try {
+                await api.delete(`/api/collections/${encodeURIComponent(collection.id)}`);
+                await state.reloadCollections();
+                toast(`Deleted ${collection.name}.`);
+                close();
+                go('#/');
+              } catch (error) {
+                toastError(error);
+              }
+            },
+          }, icon('trash'), 'Delete collection')
+        : null,
+      h('span', { class: 'spacer' }),
+      (close) => h('button', { type: 'button', class: 'secondary', onclick: () => close() }, 'Cancel'),
+      (close) => {
+        const button = h('button', { type: 'button', class: 'primary' }, collection ? 'Save changes' : 'Create collection');
+        button.addEventListener('click', async () => {
+          button.disabled = true;
+          await save(close);
+          button.disabled = false;
+        });
+        form.addEventListener('submit', (event) => {
+          event.preventDefault();
+          button.click();
+        });
+        return button;
+      },
+    ].filter(Boolean),
+  });
+}

@@ -1,0 +1,232 @@
+// Application settings, one section at a time, each saved on its own.
+
+import { h, replace } from '../lib/dom.js';
+import { api, ApiError } from '../lib/api.js';
+import { actionButton, field, openDialog, toast, toastError } from '../lib/ui.js';
+
+/** [path, label, kind, hint]: kind is text, number, bool, password or list. */
+const SECTIONS = [
+  {
+    key: 'meta',
+    title: 'Application',
+    inputs: [
+      ['meta.appName', 'Name', 'text', 'Shown in emails.'],
+      ['meta.appURL', 'URL', 'text', 'Where the front end lives; links in emails point there.'],
+      ['meta.senderName', 'Sender name', 'text'],
+      ['meta.senderAddress', 'Sender address', 'text'],
+      ['meta.hideControls', 'Hide collection controls', 'bool'],
+    ],
+  },
+  {
+    key: 'smtp',
+    title: 'Mail (SMTP)',
+    inputs: [
+      ['smtp.enabled', 'Send through an SMTP server', 'bool'],
+      ['smtp.host', 'Host', 'text'],
+      ['smtp.port', 'Port', 'number'],
+      ['smtp.username', 'Username', 'text'],
+      ['smtp.password', 'Password', 'password', 'Left empty, the saved password stays.'],
+      ['smtp.tls', 'TLS from the start (else STARTTLS when offered)', 'bool'],
+      ['smtp.authMethod', 'Auth method (PLAIN or LOGIN)', 'text'],
+      ['smtp.localName', 'Local name (HELO)', 'text'],
+    ],
+    test: { label: 'Send a test email', run: testEmail },
+  },
+  {
+    key: 's3',
+    title: 'File storage (S3)',
+    inputs: [
+      ['s3.enabled', 'Store files in S3-compatible storage', 'bool'],
+      ['s3.bucket', 'Bucket', 'text'],
+      ['s3.region', 'Region', 'text'],
+      ['s3.endpoint', 'Endpoint', 'text'],
+      ['s3.accessKey', 'Access key', 'text'],
+      ['s3.secret', 'Secret', 'password', 'Left empty, the saved secret stays.'],
+      ['s3.forcePathStyle', 'Path-style addressing', 'bool'],
+    ],
+    test: {
+      label: 'Test the connection',
+      run: async () => {
+        await api.post('/api/settings/test/s3', { filesystem: 'storage' });
+        toast('Connected to the bucket.');
+      },
+    },
+  },
+  {
+    key: 'batch',
+    title: 'Batch requests',
+    inputs: [
+      ['batch.enabled', 'Allow /api/batch', 'bool'],
+      ['batch.maxRequests', 'Most requests per batch', 'number'],
+      ['batch.timeout', 'Timeout (seconds)', 'number'],
+      ['batch.maxBodySize', 'Max body size (bytes, 0: default)', 'number'],
+    ],
+  },
+  {
+    key: 'rateLimits',
+    title: 'Rate limits',
+    inputs: [['rateLimits.enabled', 'Limit requests per client', 'bool']],
+    rules: true,
+  },
+  {
+    key: 'logs',
+    title: 'Request logs',
+    inputs: [
+      ['logs.maxDays', 'Keep logs for (days, 0: no logs)', 'number'],
+      ['logs.minLevel', 'Lowest level kept (-4 debug, 0 info, 4 warn, 8 error)', 'number'],
+      ['logs.logIP', 'Record client IPs', 'bool'],
+      ['logs.logAuthId', 'Record who made each request', 'bool'],
+    ],
+  },
+];
+
+function read(object, path) {
+  return path.split('.').reduce((o, k) => o?.[k], object);
+}
+
+function write(object, path, value) {
+  const keys = path.split('.');
+  const last = keys.pop();
+  let node = object;
+  for (const k of keys) node = node[k] ||= {};
+  node[last] = value;
+}
+
+function input(kind, value) {
+  switch (kind) {
+    case 'bool':
+      return h('input', { type: 'checkbox', checked: Boolean(value) });
+    case 'number':
+      return h('input', { type: 'number', value: value ?? 0 });
+    case 'password':
+      return h('input', { type: 'password', autocomplete: 'new-password', value: '' });
+    default:
+      return h('input', { type: 'text', value: value ?? '' });
+  }
+}
+
+function valueOf(kind, el) {
+  if (kind === 'bool') return el.checked;
+  if (kind === 'number') return Number(el.value);
+  return el.value;
+}
+
+async function testEmail() {
+  const email = h('input', { type: 'email', required: true });
+  const template = h('select', null, ['verification', 'password-reset', 'email-change', 'otp', 'login-alert'].map((t) => h('option', { value: t }, t)));
+  await openDialog({
+    title: 'Send a test email',
+    body: h('div', { class: 'stack' }, field('To', email), field('Template', template)),
+    actions: [
+      (close) => h('button', { class: 'secondary', onclick: () => close() }, 'Cancel'),
+      (close) => actionButton('Send', async () => {
+        await api.post('/api/settings/test/email', { email: email.value.trim(), template: template.value });
+        toast(`Sent to ${email.value.trim()}.`);
+        close();
+      }, { class: 'primary' }),
+    ],
+  });
+}
+
+function rateLimitRules(settings, section) {
+  const rules = (settings.rateLimits.rules ||= []);
+  const holder = h('div', { class: 'stack' });
+  const render = () => {
+    replace(
+      holder,
+      h('p', { class: 'muted' }, 'Label: a path prefix like /api/ or an action like *:create or posts:list. Audience: @guest, @auth or empty for both.'),
+      rules.map((rule, index) => {
+        const cell = (key, kind, label) => {
+          const el = input(kind, rule[key]);
+          el.setAttribute('aria-label', `${label} of rule ${index + 1}`);
+          el.addEventListener('input', () => {
+            rule[key] = valueOf(kind, el);
+          });
+          return el;
+        };
+        return h(
+          'div',
+          { class: 'rule-row', dataset: { name: `rateLimits.rules.${index}` } },
+          cell('label', 'text', 'Label'),
+          cell('audience', 'text', 'Audience'),
+          cell('maxRequests', 'number', 'Most requests'),
+          cell('duration', 'number', 'Per seconds'),
+          h('button', { type: 'button', class: 'ghost small', onclick: () => { rules.splice(index, 1); render(); } }, 'Remove'),
+        );
+      }),
+      h('button', { type: 'button', class: 'secondary', onclick: () => { rules.push({ label: '/api/', audience: '', maxRequests: 300, duration: 10 }); render(); } }, 'Add a rule'),
+    );
+  };
+  render();
+  section.rulesValue = () => rules;
+  return holder;
+}
+
+export async function settingsView(target) {
+  let settings;
+  try {
+    settings = await api.get('/api/settings');
+  } catch (error) {
+    toastError(error);
+    return;
+  }
+  const sections = SECTIONS.map((section) => {
+    const controls = section.inputs.map(([path, label, kind, hint]) => {
+      const el = input(kind, read(settings, path));
+      const row = kind === 'bool'
+        ? h('div', { class: 'field', dataset: { name: path } }, h('label', { class: 'check-row' }, el, label), h('p', { class: 'field-error', role: 'alert' }))
+        : field(label, el, { name: path, hint });
+      return { path, kind, el, row };
+    });
+    const errorLine = h('p', { class: 'form-error', role: 'alert' });
+    const save = actionButton('Save', async () => {
+      const patch = {};
+      for (const c of controls) {
+        if (c.kind === 'password' && !c.el.value) continue;
+        write(patch, c.path, valueOf(c.kind, c.el));
+      }
+      if (section.rules) write(patch, 'rateLimits.rules', section.rulesValue());
+      errorLine.textContent = '';
+      controls.forEach((c) => {
+        c.row.classList.remove('invalid');
+        c.row.querySelector('.field-error').textContent = '';
+      });
+      try {
+        settings = await api.patch('/api/settings', patch);
+        toast(`${section.title}: saved.`);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        let shown = 0;
+        for (const c of controls) {
+          const message = read(error.data, c.path)?.message;
+          if (message) {
+            c.row.classList.add('invalid');
+            c.row.querySelector('.field-error').textContent = message;
+            shown += 1;
+          }
+        }
+        errorLine.textContent = shown ? 'Please fix the highlighted settings.' : error.message;
+        if (!shown && error.data?.[section.key]) errorLine.textContent = JSON.stringify(error.data[section.key]);
+      }
+    }, { class: 'primary' });
+    return h(
+      'section',
+      { class: 'card settings-section', id: `settings-${section.key}`, 'aria-labelledby': `settings-${section.key}-title` },
+      h('h2', { id: `settings-${section.key}-title` }, section.title),
+      h('div', { class: 'settings-grid' }, controls.map((c) => c.row)),
+      section.rules ? rateLimitRules(settings, section) : null,
+      errorLine,
+      h('div', { class: 'actions' }, section.test ? actionButton(section.test.label, section.test.run, { class: 'secondary' }) : null, save),
+    );
+  });
+  replace(
+    target,
+    h('header', { class: 'page-header' }, h('div', null, h('h1', null, 'Settings'))),
+    h(
+      'nav',
+      { class: 'section-links', 'aria-label': 'Settings sections' },
+      SECTIONS.map((s) => h('a', { href: `#/settings/${s.key}`, onclick: (e) => { e.preventDefault(); document.getElementById(`settings-${s.key}`).scrollIntoView({ behavior: 'smooth' }); } }, s.title)),
+    ),
+    sections,
+  );
+}
