@@ -44,7 +44,7 @@ async function apiCall(method, path, { body, auth } = {}) {
 }
 
 const button = (name) => page.getByRole('button', { name, exact: true });
-const heading = (name) => page.getByRole('heading', { name });
+const heading = (name) => page.getByRole('heading', { name, exact: true });
 
 before(async () => {
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM, args: ['--no-sandbox'] });
@@ -257,6 +257,81 @@ test('a record created through the API appears in the open table', async () => {
   assert.equal(created.status, 200);
   await page.locator('tr').filter({ hasText: 'Arrived live' }).waitFor({ timeout: 5000 });
   await shot('12-live-update');
+});
+
+test('a view collection is made from a query and lists its rows', async () => {
+  await button('New collection').click();
+  const editor = page.getByRole('dialog', { name: 'New collection' });
+  await editor.getByLabel('Name', { exact: true }).fill('post_titles');
+  await editor.getByLabel('Type').selectOption('view');
+  await editor.getByLabel('SELECT query').fill('SELECT id, title FROM posts');
+  await shot('13-view-collection');
+  await button('Create collection').click();
+  await page.getByRole('heading', { name: /^post_titles/ }).waitFor();
+  await page.locator('tr').filter({ hasText: 'Arrived live' }).waitFor();
+  assert.equal(await button('New record').count(), 0, 'view records are read-only');
+});
+
+test('a user is impersonated, sent a password reset and verified from the users table', async () => {
+  await page.getByRole('link', { name: 'users', exact: true }).click();
+  const row = page.locator('tr').filter({ hasText: 'writer@example.com' });
+  await row.waitFor();
+  await row.getByRole('button', { name: /^Open record/ }).click();
+  const form = page.getByRole('dialog', { name: 'Edit users record' });
+  await form.getByText('not verified').waitFor();
+  await form.getByRole('button', { name: 'Impersonate' }).click();
+  const tokenDialog = page.getByRole('dialog', { name: 'Signed in as writer@example.com' });
+  const impersonated = await tokenDialog.getByLabel('Token').inputValue();
+  await shot('14-impersonate');
+  const me = await apiCall('GET', '/api/collections/users/records', { auth: impersonated });
+  assert.equal(me.status, 200);
+  assert.equal(me.body.items[0].email, 'writer@example.com');
+  await tokenDialog.getByRole('button', { name: 'Close' }).click();
+  await form.getByRole('button', { name: 'Send password reset' }).click();
+  await page.getByText('Password reset email sent to writer@example.com.').waitFor();
+  await form.getByLabel('verified').check();
+  await button('Save changes').click();
+  await row.getByText('true').first().waitFor();
+  const user = await apiCall('GET', `/api/collections/users/records?filter=${encodeURIComponent('email = "writer@example.com"')}`, { auth: await token() });
+  assert.equal(user.body.items[0].verified, true);
+});
+
+test('settings are saved and the logs show the requests', async () => {
+  await page.getByRole('link', { name: 'Settings', exact: true }).click();
+  await heading('Settings').waitFor();
+  const app = page.locator('#settings-meta');
+  await app.getByLabel('Name', { exact: true }).fill('Harbour Notes');
+  await app.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Application: saved.').waitFor();
+  const settings = await apiCall('GET', '/api/settings', { auth: await token() });
+  assert.equal(settings.body.meta.appName, 'Harbour Notes');
+  const batch = page.locator('#settings-batch');
+  await batch.getByLabel('Most requests per batch').fill('-5');
+  await batch.getByRole('button', { name: 'Save' }).click();
+  await batch.locator('.field.invalid').waitFor();
+  await shot('15-settings');
+
+  await page.getByRole('link', { name: 'Logs', exact: true }).click();
+  await heading('Logs').waitFor();
+  await page.locator('.chart svg rect.bar:not([height="0"])').first().waitFor();
+  await page.locator('tr').filter({ hasText: '/api/settings' }).first().waitFor();
+  const filter = page.getByLabel('Filter logs');
+  await filter.fill('data.status >= 400');
+  await filter.press('Enter');
+  await page.locator('tr').filter({ hasText: '400' }).first().waitFor();
+  await shot('16-logs');
+});
+
+test('the dark theme switches and stays after a reload', async () => {
+  await button('Switch between light and dark theme').click();
+  const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+  assert.ok(['dark', 'light'].includes(theme));
+  await page.reload();
+  await heading('Logs').waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme);
+  const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(background, theme === 'dark' ? 'rgb(16, 20, 27)' : 'rgb(246, 247, 249)');
+  await shot('17-theme');
 });
 
 test('the pages reported no errors (scripts, CSP, loads)', () => {

@@ -17,6 +17,8 @@ export function toast(message, kind = 'info') {
     h('button', { class: 'ghost icon-only', 'aria-label': 'Dismiss', onclick: close }, icon('close')),
   );
   region.append(item);
+  // Only the latest few stay on screen.
+  while (region.children.length > 3) region.firstElementChild.remove();
   if (kind !== 'error') setTimeout(close, 4000);
 }
 

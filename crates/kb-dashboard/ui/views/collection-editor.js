@@ -82,6 +82,74 @@ function optionInputs(f) {
   }
 }
 
+/**
+ * The OAuth2 providers of an auth collection: which services, with their client ids.
+ * `errorsOf(index)` is the server's complaint about one provider, as text.
+ */
+function oauthProviders(draft, changed, errorsOf) {
+  const oauth2 = (draft.oauth2 ||= { enabled: false, providers: [] });
+  oauth2.providers ||= [];
+  const holder = h('div', { class: 'stack' });
+  let catalogue = [];
+  const render = () => {
+    const enabled = h('input', { type: 'checkbox', checked: Boolean(oauth2.enabled) });
+    enabled.addEventListener('change', () => {
+      oauth2.enabled = enabled.checked;
+      changed();
+    });
+    const rows = oauth2.providers.map((provider, index) => {
+      const name = h(
+        'select',
+        { 'aria-label': `Provider ${index + 1}` },
+        catalogue.map((p) => h('option', { value: p.name, selected: p.name === provider.name }, p.displayName || p.name)),
+      );
+      name.addEventListener('change', () => {
+        provider.name = name.value;
+        changed();
+      });
+      const clientId = h('input', { value: provider.clientId || '', 'aria-label': `Client id of provider ${index + 1}` });
+      clientId.addEventListener('input', () => {
+        provider.clientId = clientId.value.trim();
+        changed();
+      });
+      const secret = h('input', { type: 'password', value: provider.clientSecret || '', autocomplete: 'new-password', 'aria-label': `Client secret of provider ${index + 1}` });
+      secret.addEventListener('input', () => {
+        provider.clientSecret = secret.value;
+        changed();
+      });
+      return h(
+        'div',
+        { class: 'provider-row' },
+        name,
+        clientId,
+        secret,
+        h('button', { type: 'button', class: 'ghost icon-only', 'aria-label': `Remove provider ${index + 1}`, onclick: () => { oauth2.providers.splice(index, 1); render(); changed(); } }, icon('trash')),
+        h('p', { class: 'field-error', role: 'alert' }, errorsOf(index)),
+      );
+    });
+    replace(
+      holder,
+      h('label', { class: 'check-row' }, enabled, 'Allow OAuth2 sign-in'),
+      rows,
+      h('button', {
+        type: 'button',
+        class: 'secondary',
+        onclick: () => {
+          oauth2.providers.push({ name: catalogue[0]?.name || 'google', clientId: '', clientSecret: '' });
+          render();
+        },
+      }, icon('plus'), 'Add a provider'),
+      h('p', { class: 'hint' }, 'Redirect URL to register with the provider: ', h('code', null, `${location.origin}/api/oauth2-redirect`)),
+    );
+  };
+  api.get('/api/collections/meta/oauth2-providers').then((list) => {
+    catalogue = list;
+    render();
+  }, () => render());
+  render();
+  return holder;
+}
+
 function newField(type) {
   const base = { id: '', name: '', type, required: false, hidden: false, presentable: false, system: false };
   const defaults = {
@@ -128,6 +196,11 @@ export function openCollectionEditor(collection) {
   };
 
   const errorLine = (path) => h('p', { class: 'field-error', role: 'alert' }, fieldError(path));
+
+  const providerErrors = (index) => {
+    const node = errors.current?.data?.oauth2?.providers?.[index];
+    return node ? Object.entries(node).map(([key, error]) => `${key}: ${error.message}`).join('; ') : '';
+  };
 
   const renderFields = () => {
     const list = h('div', { class: 'field-cards' });
@@ -315,6 +388,8 @@ export function openCollectionEditor(collection) {
     });
     return [
       AUTH_RULES.map(ruleEditor),
+      h('h3', null, 'Sign in with other services (OAuth2)'),
+      oauthProviders(draft, scheduleCheck, providerErrors),
       h('h3', null, 'Token lifetimes'),
       h('div', { class: 'settings-grid' }, durations),
       h('h3', null, 'Sign-in methods'),

@@ -14,15 +14,28 @@ function svg(tag, attrs, ...children) {
   return el;
 }
 
-/** Bars of requests per hour (the stats the API gives), with the busiest hour labelled. */
-function chart(stats) {
-  if (!stats.length) return emptyState('No requests logged yet', 'Requests to the API appear here.');
+const HOUR = 3_600_000;
+
+/** The stats as one entry per hour of the last day (hours without requests count 0). */
+function lastDay(stats) {
+  const counts = new Map(stats.map((s) => [new Date(s.date.replace(' ', 'T')).getTime(), s.total]));
+  const now = Math.floor(Date.now() / HOUR) * HOUR;
+  return Array.from({ length: 24 }, (_, i) => {
+    const time = now - (23 - i) * HOUR;
+    return { date: new Date(time).toISOString(), total: counts.get(time) || 0 };
+  });
+}
+
+/** Bars of requests per hour over the last day, with the busiest hour labelled. */
+function chart(allStats) {
+  if (!allStats.length) return emptyState('No requests logged yet', 'Requests to the API appear here.');
+  const stats = lastDay(allStats);
   const width = 800;
   const height = 160;
-  const max = Math.max(...stats.map((s) => s.total));
+  const max = Math.max(1, ...stats.map((s) => s.total));
   const barWidth = width / stats.length;
   const bars = stats.map((s, i) => {
-    const barHeight = Math.max(1, (s.total / max) * (height - 20));
+    const barHeight = s.total ? Math.max(2, (s.total / max) * (height - 20)) : 0;
     const bar = svg('rect', { x: i * barWidth + 1, y: height - barHeight, width: Math.max(1, barWidth - 2), height: barHeight, class: 'bar' });
     bar.append(svg('title', null, `${formatDate(s.date)}: ${s.total} requests`));
     return bar;
@@ -32,7 +45,7 @@ function chart(stats) {
     'figure',
     { class: 'chart' },
     svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `Requests per hour: ${total} in all, at most ${max} in one hour` }, ...bars),
-    h('figcaption', { class: 'muted small' }, `${total} requests from ${formatDate(stats[0].date)} to ${formatDate(stats.at(-1).date)}; busiest hour ${max}.`),
+    h('figcaption', { class: 'muted small' }, `${total} requests in the last 24 hours, ${max} in the busiest hour.`),
   );
 }
 
@@ -89,7 +102,7 @@ export async function logsView(target) {
                 h('td', null, entry.data?.method || ''),
                 h('td', null, entry.data?.status ?? ''),
                 h('td', { class: 'mono url' }, entry.data?.url || entry.message),
-                h('td', null, entry.data?.execTime !== undefined ? `${entry.data.execTime} ms` : ''),
+                h('td', null, entry.data?.execTime !== undefined ? `${Number(entry.data.execTime).toFixed(1)} ms` : ''),
               ),
             ),
           ),

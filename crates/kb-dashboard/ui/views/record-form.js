@@ -39,7 +39,8 @@ function control(collection, f, record) {
   switch (f.type) {
     case 'bool': {
       const input = h('input', { type: 'checkbox', name, checked: Boolean(current) });
-      return { node: field(label, input, { name }), value: () => input.checked };
+      const node = h('div', { class: 'field', dataset: { name } }, h('label', { class: 'check-row' }, input, label), h('p', { class: 'field-error', role: 'alert' }));
+      return { node, value: () => input.checked };
     }
     case 'number': {
       const input = h('input', { type: 'number', name, step: f.onlyInt ? '1' : 'any', value: current ?? '', min: f.min ?? null, max: f.max ?? null });

@@ -135,6 +135,9 @@ function rateLimitRules(settings, section) {
     replace(
       holder,
       h('p', { class: 'muted' }, 'Label: a path prefix like /api/ or an action like *:create or posts:list. Audience: @guest, @auth or empty for both.'),
+      rules.length
+        ? h('div', { class: 'rule-row rule-head', 'aria-hidden': 'true' }, ['Label', 'Audience', 'Most requests', 'Per seconds', ''].map((t) => h('span', null, t)))
+        : null,
       rules.map((rule, index) => {
         const cell = (key, kind, label) => {
           const el = input(kind, rule[key]);
