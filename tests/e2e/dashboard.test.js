@@ -334,6 +334,24 @@ test('the dark theme switches and stays after a reload', async () => {
   await shot('17-theme');
 });
 
+test('on a phone-sized screen the menu folds away and the table scrolls sideways', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const posts = page.getByRole('link', { name: 'posts', exact: true });
+  assert.equal(await posts.isVisible(), false, 'the collections fold away behind the menu');
+  await button('Menu').click();
+  await posts.click();
+  await page.locator('tr').filter({ hasText: 'Arrived live' }).waitFor();
+  const layout = await page.evaluate(() => ({
+    page: document.documentElement.scrollWidth,
+    window: window.innerWidth,
+    table: document.querySelector('.table-holder').scrollWidth > document.querySelector('.table-holder').clientWidth,
+  }));
+  assert.ok(layout.page <= layout.window, `nothing sticks out of the window: ${JSON.stringify(layout)}`);
+  assert.equal(layout.table, true, 'the table scrolls inside its box');
+  await shot('18-phone');
+  await page.setViewportSize({ width: 1360, height: 860 });
+});
+
 test('the pages reported no errors (scripts, CSP, loads)', () => {
   assert.deepEqual(pageProblems, []);
 });

@@ -16,17 +16,16 @@ const root = document.getElementById('app');
 
 const THEME_KEY = 'keelbase.dashboard.theme';
 
+const systemDark = matchMedia('(prefers-color-scheme: dark)');
+
+/** The chosen theme, else the system's (followed as it changes). */
 function applyTheme() {
-  const theme = localStorage.getItem(THEME_KEY);
-  if (theme) document.documentElement.dataset.theme = theme;
-  else delete document.documentElement.dataset.theme;
+  const theme = localStorage.getItem(THEME_KEY) || (systemDark.matches ? 'dark' : 'light');
+  document.documentElement.dataset.theme = theme;
 }
 
 function toggleTheme() {
-  const dark = document.documentElement.dataset.theme
-    ? document.documentElement.dataset.theme === 'dark'
-    : matchMedia('(prefers-color-scheme: dark)').matches;
-  localStorage.setItem(THEME_KEY, dark ? 'light' : 'dark');
+  localStorage.setItem(THEME_KEY, document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark');
   applyTheme();
 }
 
@@ -82,9 +81,24 @@ function renderSidebar() {
       sidebar.querySelector('.sidebar-search').focus();
     },
   });
+  const menuOpen = sidebar.classList.contains('open');
   replace(
     sidebar,
-    h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }), 'Keelbase'),
+    h(
+      'div',
+      { class: 'brand' },
+      h('span', { class: 'logo', 'aria-hidden': 'true' }),
+      'Keelbase',
+      // Only shown on narrow screens, where the rest of the sidebar folds away.
+      h('button', {
+        class: 'secondary small menu-toggle',
+        'aria-expanded': String(menuOpen),
+        onclick: () => {
+          sidebar.classList.toggle('open');
+          renderSidebar();
+        },
+      }, 'Menu'),
+    ),
     search,
     h(
       'button',
@@ -118,6 +132,7 @@ function renderSidebar() {
 let leaveView = null;
 
 async function route() {
+  sidebar?.classList.remove('open');
   leaveView?.();
   leaveView = null;
   const hash = location.hash || '#/';
@@ -175,6 +190,7 @@ session.listeners.add(() => {
   }
 });
 applyTheme();
+systemDark.addEventListener('change', applyTheme);
 window.addEventListener('hashchange', route);
 document.addEventListener('keydown', (event) => {
   const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(event.target.tagName) || event.target.isContentEditable;
