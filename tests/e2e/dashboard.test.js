@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { startSmtpSink } from './smtp-sink.js';
 
 const BASE = process.env.KB_URL;
 const INSTALL_URL = process.env.KB_INSTALL_URL;
@@ -350,6 +351,68 @@ test('on a phone-sized screen the menu folds away and the table scrolls sideways
   assert.equal(layout.table, true, 'the table scrolls inside its box');
   await shot('18-phone');
   await page.setViewportSize({ width: 1360, height: 860 });
+});
+
+test('the table pages through records and sorts by a column', async () => {
+  const auth = await token();
+  for (let i = 1; i <= 34; i += 1) {
+    const made = await apiCall('POST', '/api/collections/posts/records', { auth, body: { title: `Bulk ${i}`, views: 100 + i } });
+    assert.equal(made.status, 200);
+  }
+  await page.getByRole('link', { name: 'posts', exact: true }).click();
+  await page.getByText('35 records').waitFor();
+  await page.getByText('Page 1 of 2').waitFor();
+  assert.equal(await page.locator('tbody tr').count(), 30);
+  await button('Next').click();
+  await page.getByText('Page 2 of 2').waitFor();
+  assert.equal(await page.locator('tbody tr').count(), 5);
+  await button('Previous').click();
+  await page.getByText('Page 1 of 2').waitFor();
+
+  await page.getByRole('button', { name: /^Sort by views/ }).click();
+  await page.locator('tbody tr').first().filter({ hasText: 'Arrived live' }).waitFor();
+  await page.getByRole('button', { name: 'Sort by views, now ascending' }).click();
+  await page.locator('tbody tr').first().filter({ hasText: 'Bulk 34' }).waitFor();
+  await shot('19-sorted');
+});
+
+test('with MFA on, a superuser signs in with the password and then a mailed code', async () => {
+  const sink = await startSmtpSink();
+  try {
+    const auth = await token();
+    const smtp = await apiCall('PATCH', '/api/settings', {
+      auth,
+      body: { smtp: { enabled: true, host: '127.0.0.1', port: sink.port, tls: false } },
+    });
+    assert.equal(smtp.status, 200, JSON.stringify(smtp.body));
+    const mfa = await apiCall('PATCH', '/api/collections/_superusers', {
+      auth,
+      body: { otp: { enabled: true }, mfa: { enabled: true } },
+    });
+    assert.equal(mfa.status, 200, JSON.stringify(mfa.body));
+
+    await button('Sign out').click();
+    await heading('Sign in').waitFor();
+    await page.getByLabel('Email').fill(EMAIL);
+    await page.getByLabel('Password').fill(PASSWORD);
+    const before = sink.messages.length;
+    await button('Sign in').click();
+    await heading('Check your email').waitFor();
+    const mail = await sink.message(before);
+    const code = mail.replace(/=\r?\n/g, '').match(/\b(\d{8})\b/)?.[1];
+    assert.ok(code, `a code in the mail: ${mail.slice(0, 400)}`);
+    await shot('20-mfa-code');
+    await page.getByLabel('One-time code').fill('00000000');
+    await button('Verify').click();
+    await page.getByRole('alert').filter({ hasText: /.+/ }).first().waitFor();
+    await page.getByLabel('One-time code').fill(code);
+    await button('Verify').click();
+    await page.getByRole('link', { name: 'Settings', exact: true }).waitFor();
+    const off = await apiCall('PATCH', '/api/collections/_superusers', { auth: await token(), body: { mfa: { enabled: false } } });
+    assert.equal(off.status, 200);
+  } finally {
+    await sink.close();
+  }
 });
 
 test('the pages reported no errors (scripts, CSP, loads)', () => {
