@@ -458,6 +458,27 @@ test('the main screens pass axe-core WCAG 2 AA checks in both themes', async () 
   assert.deepEqual(found, []);
 });
 
+test('fields are reordered, and all records deleted, from the collection editor', async () => {
+  await page.getByRole('link', { name: 'posts', exact: true }).click();
+  await page.getByRole('status').filter({ hasText: 'Live' }).waitFor();
+  await button('Edit collection').click();
+  const editor = page.getByRole('dialog', { name: 'Edit posts' });
+  await editor.getByRole('button', { name: 'Move title down' }).click();
+  await shot('21-reordered');
+  await button('Save changes').click();
+  await editor.waitFor({ state: 'detached' });
+  const saved = await apiCall('GET', '/api/collections/posts', { auth: await token() });
+  const names = saved.body.fields.map((f) => f.name);
+  assert.equal(names.indexOf('title'), names.indexOf('body') + 1, names.join(', '));
+
+  await button('Edit collection').click();
+  await button('Delete all records').click();
+  await page.getByRole('dialog', { name: 'Please confirm' }).getByRole('button', { name: 'Delete all records' }).click();
+  await page.getByText('No records yet').waitFor();
+  const left = await apiCall('GET', '/api/collections/posts/records', { auth: await token() });
+  assert.equal(left.body.totalItems, 0);
+});
+
 test('the pages reported no errors (scripts, CSP, loads)', () => {
   assert.deepEqual(pageProblems, []);
 });

@@ -132,6 +132,21 @@ export const realtime = {
   source: null,
   clientId: '',
   handlers: new Map(),
+  /** 'live' while the stream is up, 'reconnecting' while the browser retries it. */
+  status: 'reconnecting',
+  statusListeners: new Set(),
+
+  /** Calls `listener(status)` now and on every change; returns a function that stops it. */
+  onStatus(listener) {
+    this.statusListeners.add(listener);
+    listener(this.status);
+    return () => this.statusListeners.delete(listener);
+  },
+
+  setStatus(status) {
+    this.status = status;
+    this.statusListeners.forEach((listener) => listener(status));
+  },
 
   subscribe(topic, handler) {
     if (!this.handlers.has(topic)) this.handlers.set(topic, new Set());
@@ -153,14 +168,17 @@ export const realtime = {
     this.source.addEventListener('PB_CONNECT', (event) => {
       this.clientId = JSON.parse(event.data).clientId;
       this.listened = new Set();
+      this.setStatus('live');
       this.sync();
     });
+    this.source.addEventListener('error', () => this.setStatus('reconnecting'));
   },
 
   disconnect() {
     this.source?.close();
     this.source = null;
     this.clientId = '';
+    this.setStatus('reconnecting');
   },
 
   async sync() {

@@ -202,6 +202,23 @@ export function openCollectionEditor(collection) {
     return node ? Object.entries(node).map(([key, error]) => `${key}: ${error.message}`).join('; ') : '';
   };
 
+  /** Swaps field `index` with its neighbour (`step` -1 up, 1 down); the API keeps the order. */
+  const moveButton = (index, step, direction) => {
+    const other = index + step;
+    const name = draft.fields[index].name || index + 1;
+    return h('button', {
+      type: 'button',
+      class: 'ghost icon-only',
+      'aria-label': `Move ${name} ${direction}`,
+      disabled: other < 0 || other >= draft.fields.length,
+      onclick: () => {
+        [draft.fields[index], draft.fields[other]] = [draft.fields[other], draft.fields[index]];
+        renderPanel();
+        panel.querySelector(`[aria-label="Move ${CSS.escape(String(name))} ${direction}"]`)?.focus();
+      },
+    }, icon(direction === 'up' ? 'up' : 'down'));
+  };
+
   const renderFields = () => {
     const list = h('div', { class: 'field-cards' });
     draft.fields.forEach((f, index) => {
@@ -244,6 +261,8 @@ export function openCollectionEditor(collection) {
                 event.currentTarget.setAttribute('aria-expanded', String(f._open));
               },
             }, 'Options'),
+            moveButton(index, -1, 'up'),
+            moveButton(index, 1, 'down'),
             f.system
               ? null
               : h('button', {
@@ -545,6 +564,23 @@ export function openCollectionEditor(collection) {
               }
             },
           }, icon('trash'), 'Delete collection')
+        : null,
+      collection && !collection.system && collection.type !== 'view'
+        ? (close) => h('button', {
+            type: 'button',
+            class: 'danger ghost',
+            onclick: async () => {
+              if (!(await confirmAction(`Delete every record of ${collection.name}? The collection stays. This cannot be undone.`, { confirmLabel: 'Delete all records' }))) return;
+              try {
+                await api.delete(`/api/collections/${encodeURIComponent(collection.id)}/truncate`);
+                toast(`${collection.name} is empty.`);
+                close();
+                go(`#/collections/${encodeURIComponent(collection.name)}`);
+              } catch (error) {
+                toastError(error);
+              }
+            },
+          }, 'Delete all records')
         : null,
       h('span', { class: 'spacer' }),
       (close) => h('button', { type: 'button', class: 'secondary', onclick: () => close() }, 'Cancel'),

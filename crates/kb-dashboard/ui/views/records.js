@@ -105,7 +105,8 @@ export async function recordsView(target, name) {
   const tableHolder = h('div', { class: 'table-holder' });
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
   const bulkBar = h('div', { class: 'bulk-bar', hidden: true });
-  const liveBadge = h('span', { class: 'live', title: 'Changes made anywhere appear here as they happen' }, icon('live'), 'Live');
+  const liveLabel = h('span', null, 'Connecting');
+  const liveBadge = h('span', { class: 'live', role: 'status', title: 'Changes made anywhere appear here as they happen' }, icon('live'), liveLabel);
 
   const load = async () => {
     try {
@@ -322,8 +323,13 @@ export async function recordsView(target, name) {
     clearTimeout(reloadTimer);
     reloadTimer = setTimeout(load, 150);
   });
+  const stopStatus = realtime.onStatus((status) => {
+    liveLabel.textContent = status === 'live' ? 'Live' : 'Reconnecting…';
+    liveBadge.classList.toggle('offline', status !== 'live');
+  });
   return () => {
     clearTimeout(reloadTimer);
+    stopStatus();
     stop();
   };
 }
