@@ -419,6 +419,55 @@ test('with MFA on, a superuser signs in with the password and then a mailed code
   }
 });
 
+test('OAuth2 providers, rate limits and a test email are set up from the dashboard', async () => {
+  await page.getByRole('link', { name: 'users', exact: true }).click();
+  await button('Edit collection').click();
+  const editor = page.getByRole('dialog', { name: 'Edit users' });
+  await editor.getByRole('tab', { name: 'Auth options' }).click();
+  await editor.getByLabel('Allow OAuth2 sign-in').check();
+  await editor.getByRole('button', { name: 'Add a provider' }).click();
+  await editor.getByLabel('Provider 1', { exact: true }).selectOption('google');
+  await editor.getByLabel('Client id of provider 1').fill('client-123');
+  await editor.getByLabel('Client secret of provider 1').fill('secret-456');
+  await shot('22-oauth2');
+  await button('Save changes').click();
+  await editor.waitFor({ state: 'detached' });
+  const users = await apiCall('GET', '/api/collections/users', { auth: await token() });
+  assert.equal(users.body.oauth2.enabled, true);
+  assert.deepEqual(users.body.oauth2.providers.map((p) => [p.name, p.clientId]), [['google', 'client-123']]);
+
+  await page.getByRole('link', { name: 'Settings', exact: true }).click();
+  const limits = page.locator('#settings-rateLimits');
+  const rows = await limits.locator('.rule-row:not(.rule-head)').count();
+  await limits.getByRole('button', { name: 'Add a rule' }).click();
+  const n = rows + 1;
+  await limits.getByLabel(`Label of rule ${n}`).fill('/api/collections/posts/records');
+  await limits.getByLabel(`Audience of rule ${n}`).fill('@guest');
+  await limits.getByLabel(`Most requests of rule ${n}`).fill('7');
+  await limits.getByLabel(`Per seconds of rule ${n}`).fill('60');
+  await limits.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Rate limits: saved.').waitFor();
+  const settings = await apiCall('GET', '/api/settings', { auth: await token() });
+  const rule = settings.body.rateLimits.rules.find((r) => r.label === '/api/collections/posts/records');
+  assert.deepEqual({ audience: rule.audience, maxRequests: rule.maxRequests, duration: rule.duration }, { audience: '@guest', maxRequests: 7, duration: 60 });
+
+  const sink = await startSmtpSink();
+  try {
+    const smtp = await apiCall('PATCH', '/api/settings', { auth: await token(), body: { smtp: { enabled: true, host: '127.0.0.1', port: sink.port, tls: false } } });
+    assert.equal(smtp.status, 200);
+    await page.reload();
+    await page.locator('#settings-smtp').getByRole('button', { name: 'Send a test email' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Send a test email' });
+    await dialog.getByLabel('To').fill('inbox@example.com');
+    const before = sink.messages.length;
+    await dialog.getByRole('button', { name: 'Send' }).click();
+    await page.getByText('Sent to inbox@example.com.').waitFor();
+    assert.match(await sink.message(before), /inbox@example\.com/);
+  } finally {
+    await sink.close();
+  }
+});
+
 /**
  * axe-core's WCAG 2 A/AA checks on what is on screen (labels, names, contrast, roles). It is
  * evaluated through the DevTools protocol, so the page's CSP does not apply to it.
