@@ -5,6 +5,7 @@
 use kb_core::{FieldError, ValidationErrors};
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
 
 use crate::app::{Access, App, RequestMeta, Requester};
 use crate::auth::AuthResponse;
@@ -23,17 +24,13 @@ impl InstallToken {
         let mut open = self.0.lock();
         let matches = open
             .as_deref()
-            .is_some_and(|token| constant_time_eq(token.as_bytes(), candidate.as_bytes()));
+            .is_some_and(|token| bool::from(token.as_bytes().ct_eq(candidate.as_bytes())));
         if matches { open.take() } else { None }
     }
 
     fn put_back(&self, token: String) {
         self.0.lock().get_or_insert(token);
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 fn invalid_token() -> AppError {
@@ -120,5 +117,24 @@ impl App {
             record: Self::auth_record_json(&collection, &row),
             meta: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_taken_once_and_only_when_it_matches() {
+        let token = InstallToken::default();
+        assert_eq!(token.take_if("anything"), None, "nothing open");
+        *token.0.lock() = Some("secret".into());
+        assert_eq!(token.take_if("secre"), None);
+        assert_eq!(token.take_if("secret!"), None);
+        assert_eq!(token.take_if(""), None);
+        assert_eq!(token.take_if("secret").as_deref(), Some("secret"));
+        assert_eq!(token.take_if("secret"), None, "used up");
+        token.put_back("secret".into());
+        assert_eq!(token.take_if("secret").as_deref(), Some("secret"));
     }
 }
