@@ -528,6 +528,24 @@ test('fields are reordered, and all records deleted, from the collection editor'
   assert.equal(left.body.totalItems, 0);
 });
 
+test('an auth collection starts from the defaults and its emails are edited', async () => {
+  await button('New collection').click();
+  const editor = page.getByRole('dialog', { name: 'New collection' });
+  await editor.getByLabel('Name', { exact: true }).fill('members');
+  await editor.getByLabel('Type').selectOption('auth');
+  await editor.getByRole('tab', { name: 'Auth options' }).click();
+  await editor.getByText('Verification', { exact: true }).click();
+  await editor.getByLabel('Verification subject').fill('Welcome to {APP_NAME}');
+  await shot('23-auth-emails');
+  await button('Create collection').click();
+  await page.getByRole('heading', { name: /^members/ }).waitFor();
+  const members = await apiCall('GET', '/api/collections/members', { auth: await token() });
+  assert.equal(members.body.type, 'auth');
+  assert.equal(members.body.verificationTemplate.subject, 'Welcome to {APP_NAME}');
+  const names = members.body.fields.map((f) => f.name);
+  for (const name of ['email', 'password', 'verified', 'tokenKey']) assert.ok(names.includes(name), names.join(', '));
+});
+
 test('the pages reported no errors (scripts, CSP, loads)', () => {
   assert.deepEqual(pageProblems, []);
 });

@@ -180,8 +180,19 @@ export function openCollectionEditor(collection) {
     { name: 'type', disabled: Boolean(collection) },
     ['base', 'auth', 'view'].map((t) => h('option', { value: t, selected: draft.type === t }, t)),
   );
-  type.addEventListener('change', () => {
+  type.addEventListener('change', async () => {
     draft.type = type.value;
+    if (draft.type === 'auth') {
+      // A new auth collection starts from the server's defaults: its system fields, sign-in
+      // options and email templates.
+      try {
+        const scaffold = structuredClone((await api.get('/api/collections/meta/scaffolds')).auth);
+        const own = draft.fields.filter((f) => !scaffold.fields.some((s) => s.name === f.name));
+        Object.assign(draft, scaffold, { id: undefined, name: draft.name, type: 'auth', fields: [...scaffold.fields, ...own] });
+      } catch (error) {
+        toastError(error);
+      }
+    }
     renderTabs();
   });
 
@@ -405,8 +416,36 @@ export function openCollectionEditor(collection) {
       });
       return field(`${label} last (seconds)`, input, { name: `${key}.duration` });
     });
+    const emails = [
+      [draft, 'verificationTemplate', 'Verification'],
+      [draft, 'resetPasswordTemplate', 'Password reset'],
+      [draft, 'confirmEmailChangeTemplate', 'Email change'],
+      [otp, 'emailTemplate', 'One-time code'],
+      [draft.authAlert, 'emailTemplate', 'Login from a new place'],
+    ].filter(([owner, key]) => owner?.[key]).map(([owner, key, label]) => {
+      const template = owner[key];
+      const subject = h('input', { value: template.subject });
+      subject.addEventListener('input', () => {
+        template.subject = subject.value;
+        scheduleCheck();
+      });
+      const body = h('textarea', { rows: 5, class: 'mono', spellcheck: 'false' }, template.body);
+      body.addEventListener('input', () => {
+        template.body = body.value;
+        scheduleCheck();
+      });
+      return h(
+        'details',
+        { class: 'email-template' },
+        h('summary', null, label),
+        field(`${label} subject`, subject),
+        field(`${label} body`, body, { hint: 'HTML. Placeholders: {APP_NAME}, {APP_URL}, {TOKEN}, {OTP}, {RECORD:field}.' }),
+      );
+    });
     return [
       AUTH_RULES.map(ruleEditor),
+      h('h3', null, 'Emails'),
+      emails,
       h('h3', null, 'Sign in with other services (OAuth2)'),
       oauthProviders(draft, scheduleCheck, providerErrors),
       h('h3', null, 'Token lifetimes'),
@@ -470,6 +509,8 @@ export function openCollectionEditor(collection) {
   const payload = () => {
     const body = structuredClone(draft);
     body.fields = body.fields.map(({ _open, ...f }) => f);
+    // The scaffold's indexes leave the table name empty until the collection has one.
+    body.indexes = (body.indexes || []).map((sql) => sql.replace(/ ON `` /i, ` ON \`${draft.name}\` `));
     for (const key of ['created', 'updated']) delete body[key];
     return body;
   };
