@@ -493,6 +493,7 @@ impl App {
             collection.system = false;
         }
         collection.updated = kb_core::datetime::now();
+        name_index_tables(&mut collection);
         for field in &mut collection.fields {
             if field.id.is_empty() {
                 field.id = field.default_id();
@@ -705,6 +706,18 @@ fn match_field_ids(collection: &mut Collection, old: &Collection) {
         && let Some(id) = old.field("id")
     {
         collection.fields.insert(0, id.clone());
+    }
+}
+
+/// Index definitions with no table name (as scaffolds have them) get the collection's.
+fn name_index_tables(collection: &mut Collection) {
+    for text in &mut collection.indexes {
+        if let Ok(mut index) = IndexDef::parse(text)
+            && index.table.is_empty()
+        {
+            index.table = collection.name.clone();
+            *text = index.to_api_string();
+        }
     }
 }
 

@@ -314,7 +314,14 @@ impl IndexDef {
         }
         let name = p.identifier("index")?;
         p.expect_keyword("ON")?;
-        let table = p.identifier("table")?;
+        // PocketBase's scaffolds leave the table name empty (`ON ``…`) for the collection's
+        // own name to be filled in when it is saved.
+        let table = if matches!(p.peek(), Some(Token::Quoted(w)) if w.is_empty()) {
+            p.next();
+            String::new()
+        } else {
+            p.identifier("table")?
+        };
         if !p.symbol("(") {
             return err("expected ( after the table name");
         }
@@ -544,5 +551,14 @@ mod tests {
             idx.to_api_string(),
             "CREATE INDEX `i` ON `t` (`a`) WHERE (`a` = 'x'' OR 1=1 --' AND (`b` IS NOT NULL OR `c` > 2))"
         );
+    }
+
+    #[test]
+    fn an_empty_table_name_is_left_for_the_collection_to_fill() {
+        let idx =
+            IndexDef::parse("CREATE UNIQUE INDEX `idx_a` ON `` (`email`) WHERE `email` != ''")
+                .expect("a scaffold index parses");
+        assert_eq!(idx.table, "");
+        assert!(IndexDef::parse("CREATE INDEX idx_a ON (a)").is_err());
     }
 }

@@ -509,8 +509,6 @@ export function openCollectionEditor(collection) {
   const payload = () => {
     const body = structuredClone(draft);
     body.fields = body.fields.map(({ _open, ...f }) => f);
-    // The scaffold's indexes leave the table name empty until the collection has one.
-    body.indexes = (body.indexes || []).map((sql) => sql.replace(/ ON `` /i, ` ON \`${draft.name}\` `));
     for (const key of ['created', 'updated']) delete body[key];
     return body;
   };

@@ -226,3 +226,46 @@ async fn a_dry_run_checks_a_collection_and_saves_nothing() {
         .await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn a_scaffold_s_indexes_get_the_new_collection_s_table_name() {
+    let app = TestApp::spawn().await;
+    let (status, scaffolds) = app.get("/api/collections/meta/scaffolds").await;
+    assert_eq!(status, 200);
+    let mut auth = scaffolds["auth"].clone();
+    let indexes: Vec<String> = auth["indexes"]
+        .as_array()
+        .expect("indexes")
+        .iter()
+        .map(|i| i.as_str().expect("text").to_owned())
+        .collect();
+    assert!(indexes.iter().all(|i| i.contains("ON `` (")), "{indexes:?}");
+    auth["name"] = json!("members");
+    auth.as_object_mut().expect("object").remove("id");
+    let created = app.create_collection(&auth).await;
+    let saved: Vec<&str> = created["indexes"]
+        .as_array()
+        .expect("indexes")
+        .iter()
+        .map(|i| i.as_str().expect("text"))
+        .collect();
+    assert_eq!(saved.len(), 2, "{saved:?}");
+    assert!(
+        saved.iter().all(|i| i.contains("ON `members` (")),
+        "{saved:?}"
+    );
+    let (status, _) = app
+        .post_json(
+            "/api/collections/members/records",
+            &json!({"email": "a@example.com", "password": "1234567890", "passwordConfirm": "1234567890"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, duplicate) = app
+        .post_json(
+            "/api/collections/members/records",
+            &json!({"email": "a@example.com", "password": "1234567890", "passwordConfirm": "1234567890"}),
+        )
+        .await;
+    assert_eq!(status, 400, "the unique email index holds: {duplicate}");
+}
