@@ -29,17 +29,25 @@ function numberInput(value, props = {}) {
   return h('input', { type: 'number', step: 'any', value: value ?? '', ...props });
 }
 
+/**
+ * Keeps `object[key]` equal to what `input` holds (through `read`), calling `changed` after
+ * each edit; returns the input.
+ */
+function bound(input, object, key, changed = () => {}, read = (el) => el.value) {
+  const update = () => {
+    object[key] = read(input);
+    changed();
+  };
+  input.addEventListener('input', update);
+  input.addEventListener('change', update);
+  return input;
+}
+
+const checked = (el) => el.checked;
+
 /** The option inputs of one field type; each writes into `f` as it changes. */
 function optionInputs(f) {
-  const bind = (input, key, read = (el) => el.value) => {
-    input.addEventListener('input', () => {
-      f[key] = read(input);
-    });
-    input.addEventListener('change', () => {
-      f[key] = read(input);
-    });
-    return input;
-  };
+  const bind = (input, key, read) => bound(input, f, key, undefined, read);
   const num = (key, label, props) => field(label, bind(numberInput(f[key], props), key, (el) => (el.value === '' ? 0 : Number(el.value))));
   const text = (key, label, hint) => field(label, bind(h('input', { value: f[key] ?? '' }), key), { hint });
   const list = (key, label, hint) => field(label, bind(h('input', { value: fromList(f[key]) }), key, (el) => toList(el.value)), { hint });
@@ -92,31 +100,25 @@ function oauthProviders(draft, changed, errorsOf) {
   const holder = h('div', { class: 'stack' });
   let catalogue = [];
   const render = () => {
-    const enabled = h('input', { type: 'checkbox', checked: Boolean(oauth2.enabled) });
-    enabled.addEventListener('change', () => {
-      oauth2.enabled = enabled.checked;
-      changed();
-    });
+    const enabled = bound(h('input', { type: 'checkbox', checked: Boolean(oauth2.enabled) }), oauth2, 'enabled', changed, checked);
     const rows = oauth2.providers.map((provider, index) => {
-      const name = h(
-        'select',
-        { 'aria-label': `Provider ${index + 1}` },
-        catalogue.map((p) => h('option', { value: p.name, selected: p.name === provider.name }, p.displayName || p.name)),
+      const name = bound(
+        h(
+          'select',
+          { 'aria-label': `Provider ${index + 1}` },
+          catalogue.map((p) => h('option', { value: p.name, selected: p.name === provider.name }, p.displayName || p.name)),
+        ),
+        provider,
+        'name',
+        changed,
       );
-      name.addEventListener('change', () => {
-        provider.name = name.value;
-        changed();
-      });
-      const clientId = h('input', { value: provider.clientId || '', 'aria-label': `Client id of provider ${index + 1}` });
-      clientId.addEventListener('input', () => {
-        provider.clientId = clientId.value.trim();
-        changed();
-      });
-      const secret = h('input', { type: 'password', value: provider.clientSecret || '', autocomplete: 'new-password', 'aria-label': `Client secret of provider ${index + 1}` });
-      secret.addEventListener('input', () => {
-        provider.clientSecret = secret.value;
-        changed();
-      });
+      const clientId = bound(h('input', { value: provider.clientId || '', 'aria-label': `Client id of provider ${index + 1}` }), provider, 'clientId', changed, (el) => el.value.trim());
+      const secret = bound(
+        h('input', { type: 'password', value: provider.clientSecret || '', autocomplete: 'new-password', 'aria-label': `Client secret of provider ${index + 1}` }),
+        provider,
+        'clientSecret',
+        changed,
+      );
       return h(
         'div',
         { class: 'provider-row' },
@@ -388,19 +390,9 @@ export function openCollectionEditor(collection) {
     const auth = (draft.passwordAuth ||= { enabled: true, identityFields: ['email'] });
     const otp = (draft.otp ||= { enabled: false, duration: 180, length: 8 });
     const mfa = (draft.mfa ||= { enabled: false, duration: 1800, rule: '' });
-    const toggle = (object, key, label) => {
-      const box = h('input', { type: 'checkbox', checked: Boolean(object[key]) });
-      box.addEventListener('change', () => {
-        object[key] = box.checked;
-        scheduleCheck();
-      });
-      return h('label', { class: 'check-row' }, box, label);
-    };
-    const identity = h('input', { value: fromList(auth.identityFields) });
-    identity.addEventListener('input', () => {
-      auth.identityFields = toList(identity.value);
-      scheduleCheck();
-    });
+    const toggle = (object, key, label) =>
+      h('label', { class: 'check-row' }, bound(h('input', { type: 'checkbox', checked: Boolean(object[key]) }), object, key, scheduleCheck, checked), label);
+    const identity = bound(h('input', { value: fromList(auth.identityFields) }), auth, 'identityFields', scheduleCheck, (el) => toList(el.value));
     const durations = [
       ['authToken', 'Sign-in tokens'],
       ['verificationToken', 'Verification links'],
@@ -409,11 +401,7 @@ export function openCollectionEditor(collection) {
       ['fileToken', 'File tokens'],
     ].map(([key, label]) => {
       const option = (draft[key] ||= { duration: 0 });
-      const input = h('input', { type: 'number', min: 1, value: option.duration });
-      input.addEventListener('input', () => {
-        option.duration = Number(input.value);
-        scheduleCheck();
-      });
+      const input = bound(h('input', { type: 'number', min: 1, value: option.duration }), option, 'duration', scheduleCheck, (el) => Number(el.value));
       return field(`${label} last (seconds)`, input, { name: `${key}.duration` });
     });
     const emails = [
@@ -424,16 +412,8 @@ export function openCollectionEditor(collection) {
       [draft.authAlert, 'emailTemplate', 'Login from a new place'],
     ].filter(([owner, key]) => owner?.[key]).map(([owner, key, label]) => {
       const template = owner[key];
-      const subject = h('input', { value: template.subject });
-      subject.addEventListener('input', () => {
-        template.subject = subject.value;
-        scheduleCheck();
-      });
-      const body = h('textarea', { rows: 5, class: 'mono', spellcheck: 'false' }, template.body);
-      body.addEventListener('input', () => {
-        template.body = body.value;
-        scheduleCheck();
-      });
+      const subject = bound(h('input', { value: template.subject }), template, 'subject', scheduleCheck);
+      const body = bound(h('textarea', { rows: 5, class: 'mono', spellcheck: 'false' }, template.body), template, 'body', scheduleCheck);
       return h(
         'details',
         { class: 'email-template' },
