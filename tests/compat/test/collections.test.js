@@ -596,6 +596,20 @@ test('getScaffolds shape', async () => {
   assert.match(s.auth.indexes[1], /^CREATE UNIQUE INDEX `idx_email_\w+` ON `` \(`email`\) WHERE `email` != ''$/);
 });
 
+test('a collection created from the auth scaffold gets its name in the scaffold indexes', async () => {
+  const { auth } = await pb.collections.getScaffolds();
+  const name = uniqName('scaffolded');
+  const { id, ...def } = auth;
+  const col = await cols.create({ ...def, name });
+  assert.equal(col.indexes.length, 2);
+  assert.match(col.indexes[0], new RegExp(`^CREATE UNIQUE INDEX \`idx_tokenKey_\\w+\` ON \`${name}\` \\(\`tokenKey\`\\)$`));
+  assert.match(col.indexes[1], new RegExp(`^CREATE UNIQUE INDEX \`idx_email_\\w+\` ON \`${name}\` \\(\`email\`\\) WHERE \`email\` != ''$`));
+  const user = { email: 'one@example.com', password: '1234567890', passwordConfirm: '1234567890' };
+  await pb.collection(name).create(user);
+  const body = await expectError(pb.collection(name).create(user), 400);
+  assert.deepEqual(dataCodes(body.data), { email: 'validation_not_unique' });
+});
+
 test('collection error responses use the standard envelope', async () => {
   const body = await expectError(pb.collections.create({ name: 'bad name' }), 400);
   assert.deepEqual(Object.keys(body).sort(), ['data', 'message', 'status']);
