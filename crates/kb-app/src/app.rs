@@ -162,6 +162,8 @@ pub struct App {
     pub(crate) auth_cache: Arc<AuthCache>,
     /// The first-run token that may create the first superuser (see `install`).
     pub(crate) install_token: crate::install::InstallToken,
+    /// Backups of the data directory (SQLite servers; see `backups`).
+    pub backups: crate::backups::Backups,
 }
 
 impl App {
@@ -216,6 +218,7 @@ impl App {
             files,
             auth_cache: Arc::default(),
             install_token: Default::default(),
+            backups: Default::default(),
         });
         AuthCache::start(&app);
         crate::record_events::RecordEvents::start(&app);
@@ -242,6 +245,7 @@ impl App {
         self.outbox
             .replace_mailer(crate::account::mailer_for(&settings));
         configure_files(&self.files, &settings);
+        self.backups.settings_changed(&settings);
         self.settings.store(Arc::new(settings));
     }
 

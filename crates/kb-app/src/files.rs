@@ -199,7 +199,7 @@ impl App {
 
     /// The auth record a file token stands for; a guest for any missing, invalid or expired
     /// token (or one of another type).
-    async fn file_token_requester(&self, token: &str) -> Requester {
+    pub(crate) async fn file_token_requester(&self, token: &str) -> Requester {
         let Some(claims) = tokens::unverified(token).filter(|c| c.kind == FILE_TOKEN) else {
             return Requester::Guest;
         };

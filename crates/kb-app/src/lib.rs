@@ -9,6 +9,7 @@ mod auth_alert;
 mod auth_cache;
 mod auth_options;
 mod auth_records;
+pub mod backups;
 mod batch;
 mod collections;
 mod error;

@@ -106,7 +106,7 @@ impl Logs {
         }
     }
 
-    fn store(&self) -> AppResult<&Arc<dyn LogStore>> {
+    pub(crate) fn store(&self) -> AppResult<&Arc<dyn LogStore>> {
         self.state
             .get()
             .map(|s| &s.store)

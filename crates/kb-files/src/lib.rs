@@ -303,6 +303,17 @@ impl FileStorage {
         Ok(store.get(&path).await?.bytes().await?)
     }
 
+    /// The files at the top level (not in directories), with their info, by key.
+    pub async fn list_top_level(&self) -> Result<Vec<(String, FileInfo)>, FileError> {
+        let store = self.current.load_full().store.clone();
+        let listing = store.list_with_delimiter(None).await?;
+        Ok(listing
+            .objects
+            .iter()
+            .map(|meta| (meta.location.as_ref().to_owned(), info_of(meta)))
+            .collect())
+    }
+
     /// Delete `key`; a missing file is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), FileError> {
         let path = key_path(key)?;

@@ -49,7 +49,7 @@ pub async fn download(
     } else {
         "attachment"
     };
-    let mut response = respond(&app, &served, &headers).await?;
+    let mut response = respond(app.files(), &served, &headers).await?;
     let out = response.headers_mut();
     out.insert(
         header::CONTENT_DISPOSITION,
@@ -66,8 +66,13 @@ pub async fn download(
     Ok(response)
 }
 
-/// The answer to a download after the conditional and range headers: 304, 416, 206 or 200.
-async fn respond(app: &App, served: &ServedFile, headers: &HeaderMap) -> ApiResult<Response> {
+/// The answer to a download from `storage` after the conditional and range headers: 304,
+/// 416, 206 or 200.
+pub(crate) async fn respond(
+    storage: &kb_files::FileStorage,
+    served: &ServedFile,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let size = served.info.size;
     let etag = served.info.etag.as_ref().map(|tag| format!("\"{tag}\""));
     let modified = whole_seconds(served.info.last_modified);
@@ -113,27 +118,27 @@ async fn respond(app: &App, served: &ServedFile, headers: &HeaderMap) -> ApiResu
         }
     };
 
-    let (status, length, body) =
-        match &range {
-            // An empty file has nothing to read.
-            None if size == 0 => (StatusCode::OK, 0, Body::empty()),
-            _ => {
-                let download = app.files().get(&served.key, range.clone()).await.map_err(
-                    |error| match error {
-                        kb_files::FileError::NotFound => ApiError::not_found(),
-                        other => ApiError::from(kb_app::AppError::Internal(other.to_string())),
-                    },
-                )?;
-                let status = if range.is_some() {
-                    StatusCode::PARTIAL_CONTENT
-                } else {
-                    StatusCode::OK
-                };
-                let length = download.range.end - download.range.start;
-                let stream = download.body.map_err(std::io::Error::other);
-                (status, length, Body::from_stream(stream))
-            }
-        };
+    let (status, length, body) = match &range {
+        // An empty file has nothing to read.
+        None if size == 0 => (StatusCode::OK, 0, Body::empty()),
+        _ => {
+            let download = storage
+                .get(&served.key, range.clone())
+                .await
+                .map_err(|error| match error {
+                    kb_files::FileError::NotFound => ApiError::not_found(),
+                    other => ApiError::from(kb_app::AppError::Internal(other.to_string())),
+                })?;
+            let status = if range.is_some() {
+                StatusCode::PARTIAL_CONTENT
+            } else {
+                StatusCode::OK
+            };
+            let length = download.range.end - download.range.start;
+            let stream = download.body.map_err(std::io::Error::other);
+            (status, length, Body::from_stream(stream))
+        }
+    };
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let out = response.headers_mut();
@@ -266,7 +271,7 @@ fn parse_bool(text: &str) -> bool {
 }
 
 /// The name as it can stand inside a quoted header parameter.
-fn quoted_name(name: &str) -> String {
+pub(crate) fn quoted_name(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
@@ -278,7 +283,7 @@ fn quoted_name(name: &str) -> String {
         .collect()
 }
 
-fn header_value(text: &str) -> HeaderValue {
+pub(crate) fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 

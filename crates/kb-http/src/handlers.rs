@@ -43,12 +43,13 @@ pub(crate) fn page_json(page: Page) -> Value {
 }
 
 pub async fn health(
+    State(app): AppState,
     Auth(requester): Auth,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     params: Params,
 ) -> ApiResult<Response> {
     let data = if requester.is_superuser() {
-        json!({"canBackup": true, "realIP": peer.ip().to_string(), "possibleProxyHeader": ""})
+        json!({"canBackup": app.backups.can_start(), "realIP": peer.ip().to_string(), "possibleProxyHeader": ""})
     } else {
         json!({})
     };

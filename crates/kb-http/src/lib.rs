@@ -1,6 +1,7 @@
 //! The HTTP edge: the axum router, PocketBase's wire format (paths, status codes, error JSON,
 //! default headers, CORS) and nothing else. Handlers extract, call `kb_app`, and map.
 
+mod backups;
 mod batch;
 mod dashboard;
 mod error;
@@ -119,6 +120,13 @@ pub fn router(app: Arc<App>) -> Router {
             get(view_record).patch(update_record).delete(delete_record),
         )
         .route("/api/batch", post(batch::batch))
+        .route("/api/backups", get(backups::list).post(backups::create))
+        .route("/api/backups/upload", post(backups::upload))
+        .route(
+            "/api/backups/{key}",
+            get(backups::download).delete(backups::delete),
+        )
+        .route("/api/backups/{key}/restore", post(backups::restore))
         .route("/api/logs", get(logs::list).delete(logs::delete_all))
         .route("/api/logs/stats", get(logs::stats))
         .route("/api/logs/{id}", get(logs::view))

@@ -20,6 +20,7 @@ pub mod sqlite;
 pub mod values;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -60,6 +61,9 @@ pub enum StoreError {
     Database(String),
     #[error("the database is closed")]
     Closed,
+    /// The backend cannot do this (e.g. a file snapshot of a PostgreSQL database).
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// A page of a list query.
@@ -182,6 +186,11 @@ pub trait Backend: Send + Sync + 'static {
     fn run_write(&self, job: WriteJob) -> BoxFuture<'static, Result<(), StoreError>>;
     /// Finish queued work and release the database.
     fn close(&self) -> BoxFuture<'static, ()>;
+    /// Write a consistent copy of the whole database to the new file `path` (for backups),
+    /// while reads and writes go on.
+    fn snapshot_into(&self, _path: PathBuf) -> BoxFuture<'static, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::Unsupported(SNAPSHOT_UNSUPPORTED)) })
+    }
     /// Counters every node on this database shares; `None` keeps them in this process.
     fn shared_counters(&self) -> Option<Arc<dyn Counters>> {
         None
@@ -320,4 +329,13 @@ impl Store {
     pub async fn close(&self) {
         self.backend.close().await
     }
+
+    /// See [`Backend::snapshot_into`].
+    pub async fn snapshot_into(&self, path: PathBuf) -> Result<(), StoreError> {
+        self.backend.snapshot_into(path).await
+    }
 }
+
+/// Why a backend without file snapshots cannot make one.
+pub const SNAPSHOT_UNSUPPORTED: &str = "this database cannot be copied into a file: back it up with its own tools \
+     (pg_dump for PostgreSQL)";

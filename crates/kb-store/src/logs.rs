@@ -103,4 +103,11 @@ pub trait LogStore: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<u64, StoreError>>;
     /// Finish queued work and release the database.
     fn close(&self) -> BoxFuture<'static, ()>;
+    /// See [`crate::Backend::snapshot_into`].
+    fn snapshot_into(
+        &self,
+        _path: std::path::PathBuf,
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::Unsupported(crate::SNAPSHOT_UNSUPPORTED)) })
+    }
 }

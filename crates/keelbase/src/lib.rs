@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use kb_app::App;
+use kb_app::backups::{self, layout};
 use kb_store::postgres::PostgresBackend;
 use kb_store::sqlite::{SqliteBackend, SqliteLogStore};
 use kb_store::{Backend, Store};
@@ -36,6 +37,8 @@ pub enum StartError {
     Files(#[from] kb_files::FileError),
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    #[error("cannot apply the backup restore waiting in {0}: {1}")]
+    Restore(PathBuf, std::io::Error),
 }
 
 /// Open the application on the data directory, with its records in `database_url` when one
@@ -58,14 +61,30 @@ async fn open(
             let postgres = Arc::new(PostgresBackend::open(url).await?);
             (postgres.clone(), Some(postgres))
         }
-        None => (
-            Arc::new(SqliteBackend::open(&data_dir.join("data.db")).await?),
-            None,
-        ),
+        None => {
+            // A restore asked for before the last restart is swapped in before anything
+            // opens the data.
+            let replaced = backups::apply_pending_restore(data_dir)
+                .map_err(|e| StartError::Restore(data_dir.to_owned(), e))?;
+            if let Some(replaced) = replaced {
+                tracing::warn!(
+                    replaced = %replaced.display(),
+                    "restored a backup; the data it replaced is kept in this directory"
+                );
+            }
+            (
+                Arc::new(SqliteBackend::open(&data_dir.join(layout::DATA_DB)).await?),
+                None,
+            )
+        }
     };
     // Record files live under `<data dir>/storage` unless the settings choose S3.
-    let files = kb_files::FileStorage::open_local(data_dir.join("storage"))?;
+    let files = kb_files::FileStorage::open_local(data_dir.join(layout::STORAGE_DIR))?;
     let app = App::open(Store::new(backend), Arc::new(files)).await?;
+    // Backups copy SQLite files; a PostgreSQL server has none to copy.
+    if postgres.is_none() {
+        app.backups.attach(data_dir, &app.settings())?;
+    }
     Ok((app, postgres))
 }
 
@@ -106,7 +125,7 @@ pub async fn migrate_data(
     data_dir: &std::path::Path,
     database_url: &str,
 ) -> Result<kb_store::copy::CopyReport, MigrateError> {
-    let source_file = data_dir.join("data.db");
+    let source_file = data_dir.join(layout::DATA_DB);
     if !source_file.is_file() {
         return Err(MigrateError::NoSource(source_file));
     }
@@ -116,6 +135,15 @@ pub async fn migrate_data(
     source.close().await;
     target.close().await;
     Ok(copied?)
+}
+
+/// Why [`Server::run`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// The shutdown future resolved.
+    Shutdown,
+    /// A backup restore is waiting: start again on the same data directory to apply it.
+    ForRestart,
 }
 
 /// A bound, ready server.
@@ -132,7 +160,7 @@ impl Server {
         }
         // Logs go to their own database (PocketBase's auxiliary.db), so writing them never
         // contends with data writes.
-        let logs = SqliteLogStore::open(&config.data_dir.join("auxiliary.db")).await?;
+        let logs = SqliteLogStore::open(&config.data_dir.join(layout::AUXILIARY_DB)).await?;
         app.logs.attach(&app, Arc::new(logs));
         let listener = TcpListener::bind(config.http)
             .await
@@ -151,23 +179,35 @@ impl Server {
         self.app.clone()
     }
 
-    /// Serve until `shutdown` resolves, then finish in-flight requests and close the
-    /// database cleanly.
+    /// Serve until `shutdown` resolves, or a restored backup asks for a restart; then finish
+    /// in-flight requests and close the databases cleanly.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        // Realtime streams never finish on their own: end them when shutdown starts, or the
-        // graceful shutdown would wait for them.
-        let realtime = self.app.realtime.clone();
+    ) -> std::io::Result<Stopped> {
+        let restart = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let app = self.app.clone();
+        let restart_flag = restart.clone();
         let shutdown = async move {
-            shutdown.await;
-            realtime.shutdown();
+            tokio::select! {
+                () = shutdown => {}
+                () = app.backups.restart_requested() => {
+                    restart_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            // Realtime streams never finish on their own: end them when shutdown starts,
+            // or the graceful shutdown would wait for them.
+            app.realtime.shutdown();
         };
         let result = kb_http::serve(self.listener, self.app.clone(), shutdown).await;
         // Queued logs are written before the databases close.
         self.app.logs.close().await;
         self.app.close().await;
-        result
+        result?;
+        Ok(if restart.load(std::sync::atomic::Ordering::SeqCst) {
+            Stopped::ForRestart
+        } else {
+            Stopped::Shutdown
+        })
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use keelbase::{Config, Server, migrate_data, open_app};
+use keelbase::{Config, Server, Stopped, migrate_data, open_app};
 
 #[global_allocator]
 static ALLOCATOR: kb_alloc::Allocator = kb_alloc::Allocator;
@@ -146,7 +146,9 @@ async fn main() -> anyhow::Result<()> {
                     "\nNo superuser yet. Create the first one in the dashboard (this link works once):\n\n    http://{addr}/_/#/install/{token}\n\nor run: keelbase superuser upsert EMAIL PASSWORD\n"
                 );
             }
-            server.run(shutdown).await.context("server error")?;
+            if server.run(shutdown).await.context("server error")? == Stopped::ForRestart {
+                restart();
+            }
         }
         Command::MigrateData { from, to } => {
             let report = migrate_data(&from, &to).await.context("migration failed")?;
@@ -186,6 +188,27 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Start this program again in this process, with the same arguments (after a restore, so
+/// the restored data is swapped in before anything opens it). Returns only if that fails,
+/// and then exits: the restore is applied whenever the server is next started.
+fn restart() -> ! {
+    tracing::info!("restarting to apply the restored backup");
+    let error = match std::env::current_exe() {
+        #[cfg(unix)]
+        Ok(program) => {
+            use std::os::unix::process::CommandExt;
+            std::process::Command::new(program)
+                .args(std::env::args_os().skip(1))
+                .exec()
+        }
+        #[cfg(not(unix))]
+        Ok(_) => std::io::Error::other("restarting in place needs a Unix system"),
+        Err(error) => error,
+    };
+    eprintln!("could not restart ({error}); start keelbase again to apply the restored backup");
+    std::process::exit(1)
 }
 
 /// The field errors of a validation failure, for the terminal.

@@ -253,6 +253,12 @@ impl LogStore for SqliteLogStore {
             }
         })
     }
+    fn snapshot_into(
+        &self,
+        path: std::path::PathBuf,
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
+        super::copy_into(self.executor(), path)
+    }
 }
 
 #[cfg(test)]

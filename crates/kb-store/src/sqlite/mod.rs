@@ -5,7 +5,7 @@ mod ddl;
 mod dialect;
 mod logs;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kb_core::settings::Settings;
@@ -143,6 +143,33 @@ impl Backend for SqliteBackend {
             }
         })
     }
+
+    fn snapshot_into(&self, path: PathBuf) -> BoxFuture<'static, Result<(), StoreError>> {
+        copy_into(self.executor(), path)
+    }
+}
+
+/// SQLite's online backup, run on a reader: every page of one read snapshot copied into the
+/// new database file `path` in a single step, while the writer goes on.
+pub(crate) fn copy_into(
+    executor: Result<Arc<Executor>, StoreError>,
+    path: PathBuf,
+) -> BoxFuture<'static, Result<(), StoreError>> {
+    Box::pin(async move {
+        executor?
+            .read(move |conn| {
+                let mut target = Connection::open(&path).map_err(map_err)?;
+                let backup = rusqlite::backup::Backup::new(conn, &mut target).map_err(map_err)?;
+                match backup.step(-1).map_err(map_err)? {
+                    rusqlite::backup::StepResult::Done => Ok(()),
+                    other => Err(StoreError::Database(format!(
+                        "the backup of the database did not finish: {other:?}"
+                    ))),
+                }
+            })
+            .await
+            .map_err(executor_err)?
+    })
 }
 
 /// The storage traits on one connection (a reader's, or the writer's inside a transaction).

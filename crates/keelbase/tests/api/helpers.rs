@@ -377,7 +377,7 @@ pub struct TestApp {
     pub app: Arc<kb_app::App>,
     dir: Option<DataDir>,
     shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    server: Option<JoinHandle<std::io::Result<keelbase::Stopped>>>,
 }
 
 impl std::ops::Deref for TestApp {

@@ -7,6 +7,7 @@ mod process;
 
 mod account_emails;
 mod auth;
+mod backups;
 mod bad_input;
 mod batch;
 mod cli;
