@@ -41,6 +41,17 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
+/**
+ * Markup parsed where it can do nothing: a template's content belongs to an inert document,
+ * so no script runs, no image loads and no event handler fires (a DOMParser document still
+ * tries to load images, and their error handlers then trip the page's CSP).
+ */
+export function inertFragment(html) {
+  const template = document.createElement('template');
+  template.innerHTML = html;
+  return template.content;
+}
+
 let idCounter = 0;
 /** A document-unique id, for label/input pairs and aria references. */
 export function uid(prefix = 'kb') {

@@ -126,6 +126,7 @@ function oauthProviders(draft, changed, errorsOf) {
         clientId,
         secret,
         h('button', { type: 'button', class: 'ghost icon-only', 'aria-label': `Remove provider ${index + 1}`, onclick: () => { oauth2.providers.splice(index, 1); render(); changed(); } }, icon('trash')),
+        providerDetails(provider, index + 1, changed),
         h('p', { class: 'field-error', role: 'alert' }, errorsOf(index)),
       );
     });
@@ -142,6 +143,7 @@ function oauthProviders(draft, changed, errorsOf) {
         },
       }, icon('plus'), 'Add a provider'),
       h('p', { class: 'hint' }, 'Redirect URL to register with the provider: ', h('code', null, `${location.origin}/api/oauth2-redirect`)),
+      mappedFields(draft, oauth2, changed),
     );
   };
   api.get('/api/collections/meta/oauth2-providers').then((list) => {
@@ -150,6 +152,92 @@ function oauthProviders(draft, changed, errorsOf) {
   }, () => render());
   render();
   return holder;
+}
+
+/**
+ * A provider's less common settings: its name on the sign-in page, endpoints for self-hosted
+ * services (OIDC, GitLab, Gitea...), PKCE, and provider-specific extras as JSON.
+ */
+function providerDetails(provider, number, changed) {
+  const url = (key, label) =>
+    field(label, bound(h('input', { type: 'url', value: provider[key] || '', placeholder: 'Provider default' }), provider, key, changed, (el) => el.value.trim()));
+  const pkce = bound(
+    h(
+      'select',
+      null,
+      [['', 'Provider default'], ['true', 'On'], ['false', 'Off']].map(([value, label]) =>
+        h('option', { value, selected: String(provider.pkce ?? '') === value }, label),
+      ),
+    ),
+    provider,
+    'pkce',
+    changed,
+    (el) => (el.value === '' ? null : el.value === 'true'),
+  );
+  const extra = h('textarea', { rows: 3, class: 'mono', spellcheck: 'false' }, provider.extra && Object.keys(provider.extra).length ? JSON.stringify(provider.extra, null, 2) : '');
+  const extraField = field('Extra (JSON)', extra, { hint: 'e.g. {"jwksURL": "…", "issuers": ["…"]} for OpenID Connect.' });
+  extra.addEventListener('input', () => {
+    let message = '';
+    try {
+      const value = extra.value.trim() ? JSON.parse(extra.value) : {};
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('an object is expected');
+      provider.extra = value;
+      changed();
+    } catch (error) {
+      message = `Not a JSON object: ${error.message}`;
+    }
+    extraField.classList.toggle('invalid', Boolean(message));
+    extraField.querySelector('.field-error').textContent = message;
+  });
+  return h(
+    'details',
+    { class: 'email-template provider-details' },
+    h('summary', null, `More settings of provider ${number}`),
+    h(
+      'div',
+      { class: 'settings-grid' },
+      field('Display name', bound(h('input', { value: provider.displayName || '', placeholder: 'Provider default' }), provider, 'displayName', changed)),
+      field('PKCE', pkce),
+      url('authURL', 'Authorization URL'),
+      url('tokenURL', 'Token URL'),
+      url('userInfoURL', 'User info URL'),
+    ),
+    extraField,
+  );
+}
+
+/** Which of the collection's fields are filled from the provider's profile on sign-up. */
+function mappedFields(draft, oauth2, changed) {
+  const mapped = (oauth2.mappedFields ||= { id: '', name: '', username: '', avatarURL: '' });
+  const candidates = (types) => draft.fields.filter((f) => types.includes(f.type) && !f.system && f.name);
+  const select = (key, label, types) =>
+    field(
+      label,
+      bound(
+        h(
+          'select',
+          null,
+          h('option', { value: '' }, 'Not filled'),
+          candidates(types).map((f) => h('option', { value: f.name, selected: mapped[key] === f.name }, f.name)),
+        ),
+        mapped,
+        key,
+        changed,
+      ),
+    );
+  return h(
+    'fieldset',
+    { class: 'field' },
+    h('legend', null, 'Fill on sign-up from the provider\'s profile'),
+    h(
+      'div',
+      { class: 'settings-grid' },
+      select('name', 'Full name into', ['text', 'editor']),
+      select('username', 'Username into', ['text']),
+      select('avatarURL', 'Avatar into', ['file', 'url', 'text']),
+      select('id', 'Provider user id into', ['text']),
+    ),
+  );
 }
 
 function newField(type) {

@@ -3,6 +3,7 @@
 import { h, icon } from '../lib/dom.js';
 import { api, recordsPath, fileUrl, ApiError } from '../lib/api.js';
 import { state } from '../lib/state.js';
+import { richTextControl } from '../lib/rich-text.js';
 import { confirmAction, field, openDialog, showErrors, clearErrors, toast, toastError } from '../lib/ui.js';
 
 const IMAGE = /\.(png|jpe?g|gif|webp|svg)$/i;
@@ -58,13 +59,13 @@ function control(collection, f, record) {
     case 'autodate':
       return { node: record ? field(label, h('input', { value: current || '', readonly: true, name })) : null, value: () => undefined };
     case 'editor':
+      return richTextControl({ name, value: current, required });
     case 'text': {
-      const long = f.type === 'editor' || (f.max || 0) > 255;
-      const input = long
-        ? h('textarea', { name, rows: f.type === 'editor' ? 8 : 4 }, current ?? '')
+      const input = (f.max || 0) > 255
+        ? h('textarea', { name, rows: 4 }, current ?? '')
         : h('input', { type: 'text', name, value: current ?? '', placeholder: f.autogeneratePattern ? 'Generated when left empty' : null });
       return {
-        node: field(label, input, { name, required: required && !f.autogeneratePattern, hint: f.type === 'editor' ? 'HTML' : null }),
+        node: field(label, input, { name, required: required && !f.autogeneratePattern }),
         value: () => input.value,
       };
     }

@@ -1,7 +1,7 @@
 // One collection's records: a table with paging, sorting, the filter box, column choice,
 // bulk delete and live updates; rows open the record form.
 
-import { h, icon, replace } from '../lib/dom.js';
+import { h, icon, inertFragment, replace } from '../lib/dom.js';
 import { api, recordsPath, realtime, fileUrl, ApiError } from '../lib/api.js';
 import { state } from '../lib/state.js';
 import { actionButton, confirmAction, emptyState, formatDate, openDialog, toast, toastError } from '../lib/ui.js';
@@ -66,7 +66,7 @@ export function cellContent(field, value, record) {
     case 'geoPoint':
       return h('span', null, `${value.lat}, ${value.lon}`);
     case 'editor': {
-      const text = new DOMParser().parseFromString(String(value), 'text/html').body.textContent || '';
+      const text = inertFragment(String(value)).textContent || '';
       return h('span', null, text.slice(0, 80));
     }
     default:
@@ -135,7 +135,18 @@ export async function recordsView(target, name) {
     return undefined;
   };
 
-  const openForm = async (record) => {
+  const openForm = async (listed) => {
+    // The form starts from the record as it is now, not as the table last saw it.
+    let record = listed;
+    if (listed) {
+      try {
+        record = await api.get(`${recordsPath(collection.name)}/${encodeURIComponent(listed.id)}`);
+      } catch (error) {
+        toastError(error);
+        load();
+        return;
+      }
+    }
     const saved = await openRecordForm(collection, record);
     if (saved) load();
   };
