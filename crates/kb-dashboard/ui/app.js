@@ -11,6 +11,7 @@ import { recordsView } from './views/records.js';
 import { openCollectionEditor } from './views/collection-editor.js';
 import { settingsView } from './views/settings.js';
 import { logsView } from './views/logs.js';
+import { backupsView } from './views/backups.js';
 
 const root = document.getElementById('app');
 
@@ -114,6 +115,7 @@ function renderSidebar() {
       'div',
       { class: 'sidebar-footer' },
       h('a', { href: '#/logs', class: location.hash.startsWith('#/logs') ? 'active' : null }, icon('logs'), h('span', null, 'Logs')),
+      h('a', { href: '#/backups', class: location.hash.startsWith('#/backups') ? 'active' : null }, icon('archive'), h('span', null, 'Backups')),
       h('a', { href: '#/settings', class: location.hash.startsWith('#/settings') ? 'active' : null }, icon('gear'), h('span', null, 'Settings')),
       h('button', { class: 'ghost', onclick: toggleTheme, 'aria-label': 'Switch between light and dark theme' }, icon('moon'), h('span', null, 'Theme')),
       h(
@@ -163,6 +165,7 @@ async function route() {
   }
   if (hash.startsWith('#/settings')) return settingsView(target);
   if (hash.startsWith('#/logs')) return logsView(target);
+  if (hash.startsWith('#/backups')) return backupsView(target);
   const first = state.collections.find((c) => !c.system);
   if (first) {
     location.replace(`#/collections/${encodeURIComponent(first.name)}`);

@@ -44,13 +44,23 @@ const SECTIONS = [
       ['s3.secret', 'Secret', 'password', 'Left empty, the saved secret stays.'],
       ['s3.forcePathStyle', 'Path-style addressing', 'bool'],
     ],
-    test: {
-      label: 'Test the connection',
-      run: async () => {
-        await api.post('/api/settings/test/s3', { filesystem: 'storage' });
-        toast('Connected to the bucket.');
-      },
-    },
+    test: s3Test('storage'),
+  },
+  {
+    key: 'backups',
+    title: 'Backups',
+    inputs: [
+      ['backups.cron', 'Automatic backups (cron, UTC)', 'text', 'e.g. 0 3 * * * for every night at 3:00; empty turns them off.'],
+      ['backups.cronMaxKeep', 'Automatic backups kept', 'number'],
+      ['backups.s3.enabled', 'Keep backups in S3-compatible storage', 'bool'],
+      ['backups.s3.bucket', 'Bucket', 'text'],
+      ['backups.s3.region', 'Region', 'text'],
+      ['backups.s3.endpoint', 'Endpoint', 'text'],
+      ['backups.s3.accessKey', 'Access key', 'text'],
+      ['backups.s3.secret', 'Secret', 'password', 'Left empty, the saved secret stays.'],
+      ['backups.s3.forcePathStyle', 'Path-style addressing', 'bool'],
+    ],
+    test: s3Test('backups'),
   },
   {
     key: 'batch',
@@ -79,6 +89,17 @@ const SECTIONS = [
     ],
   },
 ];
+
+/** The "test the connection" action of the S3 settings of `filesystem` (storage or backups). */
+function s3Test(filesystem) {
+  return {
+    label: 'Test the connection',
+    run: async () => {
+      await api.post('/api/settings/test/s3', { filesystem });
+      toast('Connected to the bucket.');
+    },
+  };
+}
 
 function read(object, path) {
   return path.split('.').reduce((o, k) => o?.[k], object);
