@@ -14,7 +14,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use kb_core::file_name::is_safe_file_name;
@@ -45,6 +45,10 @@ const REPLACED_PREFIX: &str = ".kb_replaced_by_restore_";
 /// Time between answering a restore and the restart, so the answer reaches the client.
 const RESTART_DELAY: Duration = Duration::from_secs(1);
 const MAX_NAME_CHARS: usize = 150;
+/// Names of the backups the schedule makes (and prunes).
+const AUTO_PREFIX: &str = "@auto_";
+/// PocketBase's id of the automatic backup job in `/api/crons`.
+const AUTO_BACKUP_JOB: &str = "__pbAutoBackup__";
 const ZIP_MAGIC: [&[u8]; 3] = [b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"];
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
 
@@ -77,15 +81,20 @@ impl Drop for BusyGuard<'_> {
 }
 
 impl Backups {
-    /// Keep backups for the data directory `data_dir` (SQLite servers only); they go to
-    /// `<data_dir>/backups` until the settings choose S3. A second call is ignored.
-    pub fn attach(&self, data_dir: &Path, settings: &Settings) -> Result<(), FileError> {
+    /// Keep backups of `app`'s data directory `data_dir` (SQLite servers only); they go to
+    /// `<data_dir>/backups` until the settings choose S3, and are made automatically on
+    /// `settings.backups.cron` (checked at the start of every minute, in UTC). Must run
+    /// inside a Tokio runtime. A second call is ignored.
+    pub fn attach(app: &Arc<App>, data_dir: &Path) -> Result<(), FileError> {
         let storage = FileStorage::open_local(data_dir.join(layout::BACKUPS_DIR))?;
-        configure(&storage, settings);
-        let _ = self.place.set(Place {
+        configure(&storage, &app.settings());
+        let place = Place {
             data_dir: data_dir.to_owned(),
             storage,
-        });
+        };
+        if app.backups.place.set(place).is_ok() {
+            tokio::spawn(run_on_schedule(Arc::downgrade(app)));
+        }
         Ok(())
     }
 
@@ -242,7 +251,12 @@ impl App {
                 "The backup file name is invalid or already exists.",
             ));
         }
-        let _busy = self.backups.begin(&name)?;
+        self.make_backup(place, &name).await
+    }
+
+    /// Snapshot, pack and store a backup named `name`.
+    async fn make_backup(&self, place: &Place, name: &str) -> AppResult<()> {
+        let _busy = self.backups.begin(name)?;
         let work = tempfile::TempDir::new_in(&place.data_dir).map_err(io_error)?;
         let data = work.path().join(layout::DATA_DB);
         self.store.snapshot_into(data.clone()).await?;
@@ -261,9 +275,68 @@ impl App {
             .map_err(io_error)?;
         place
             .storage
-            .put_file(&name, &archive)
+            .put_file(name, &archive)
             .await
             .map_err(storage_error)?;
+        Ok(())
+    }
+
+    /// The scheduled backup (`@auto_pb_backup_…`), then the oldest scheduled ones beyond
+    /// `settings.backups.cronMaxKeep` deleted (0 keeps them all). Backups made by hand or
+    /// uploaded are never deleted here.
+    pub async fn run_auto_backup(&self) -> AppResult<()> {
+        let place = self.backups.place()?;
+        let settings = self.settings();
+        let name = format!(
+            "{AUTO_PREFIX}{}",
+            default_name(&settings.meta.app_name, jiff::Timestamp::now())
+        );
+        self.make_backup(place, &name).await?;
+        let keep = usize::try_from(settings.backups.cron_max_keep).unwrap_or(0);
+        if keep == 0 {
+            return Ok(());
+        }
+        let mut automatic = place
+            .storage
+            .list_top_level()
+            .await
+            .map_err(storage_error)?;
+        automatic.retain(|(key, _)| key.starts_with(AUTO_PREFIX));
+        automatic.sort_by_key(|(_, info)| std::cmp::Reverse(info.last_modified));
+        for (key, _) in automatic.into_iter().skip(keep) {
+            place.storage.delete(&key).await.map_err(storage_error)?;
+        }
+        Ok(())
+    }
+
+    /// `GET /api/crons`: the scheduled jobs; here only the automatic backup, when it is on.
+    pub fn cron_jobs(&self, requester: &Requester) -> AppResult<Value> {
+        crate::collections::require_superuser(requester)?;
+        let cron = &self.settings().backups.cron;
+        let jobs = if self.backups.place.get().is_some() && !cron.is_empty() {
+            vec![json!({"id": AUTO_BACKUP_JOB, "expression": cron})]
+        } else {
+            Vec::new()
+        };
+        Ok(Value::Array(jobs))
+    }
+
+    /// `POST /api/crons/{id}`: start a job now, in the background.
+    pub fn run_cron_job(self: &Arc<Self>, requester: &Requester, id: &str) -> AppResult<()> {
+        crate::collections::require_superuser(requester)?;
+        let listed = self.cron_jobs(requester)?;
+        if !listed
+            .as_array()
+            .is_some_and(|jobs| jobs.iter().any(|job| job["id"] == id))
+        {
+            return Err(AppError::NotFound("Missing or invalid cron job.".into()));
+        }
+        let app = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = app.run_auto_backup().await {
+                tracing::error!(%error, "the automatic backup failed");
+            }
+        });
         Ok(())
     }
 
@@ -396,6 +469,24 @@ impl App {
             restart.notify_one();
         });
         Ok(())
+    }
+}
+
+/// Run the automatic backup whenever `settings.backups.cron` is due, checked at the start of
+/// each minute; ends when the application is gone.
+async fn run_on_schedule(app: Weak<App>) {
+    loop {
+        let into_minute = jiff::Timestamp::now().as_millisecond().rem_euclid(60_000);
+        let to_next_minute = u64::try_from(60_000 - into_minute).unwrap_or(60_000);
+        tokio::time::sleep(Duration::from_millis(to_next_minute)).await;
+        let Some(app) = app.upgrade() else {
+            return;
+        };
+        let due = kb_core::cron::Schedule::parse(&app.settings().backups.cron)
+            .is_ok_and(|schedule| schedule.is_due(jiff::Timestamp::now()));
+        if due && let Err(error) = app.run_auto_backup().await {
+            tracing::error!(%error, "the automatic backup failed");
+        }
     }
 }
 

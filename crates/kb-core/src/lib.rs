@@ -5,6 +5,7 @@
 //! backends and the tests can all share one definition of what a valid record is.
 
 pub mod collection;
+pub mod cron;
 pub mod datetime;
 pub mod error;
 pub mod field;

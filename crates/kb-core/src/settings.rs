@@ -326,6 +326,14 @@ impl Settings {
         let mut backups = ValidationErrors::new();
         backups.add_group("s3", validate_s3(&self.backups.s3));
         no_less_than(&mut backups, "cronMaxKeep", self.backups.cron_max_keep, 0);
+        if !self.backups.cron.is_empty()
+            && let Err(error) = crate::cron::Schedule::parse(&self.backups.cron)
+        {
+            backups.add(
+                "cron",
+                FieldError::new("validation_invalid_cron", error.to_string()),
+            );
+        }
         errors.add_group("backups", backups);
 
         let mut batch = ValidationErrors::new();

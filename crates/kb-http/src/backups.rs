@@ -1,4 +1,5 @@
-//! `/api/backups`: list, create, upload, download, delete and restore backups (superusers
+//! `/api/backups`: list, create, upload, download, delete and restore backups, and
+//! `/api/crons`, whose one job is the automatic backup (superusers
 //! only; downloads take a superuser's file token in the query, so a plain link works).
 
 use std::sync::Arc;
@@ -97,5 +98,24 @@ pub async fn restore(
     Path(key): Path<String>,
 ) -> ApiResult<Response> {
     app.restore_backup(&requester, &key).await?;
+    Ok(no_content())
+}
+
+/// `GET /api/crons`.
+pub async fn crons(
+    State(app): AppState,
+    Auth(requester): Auth,
+    params: Params,
+) -> ApiResult<Response> {
+    json_ok(app.cron_jobs(&requester)?, &params)
+}
+
+/// `POST /api/crons/{id}`: the job starts in the background.
+pub async fn run_cron(
+    State(app): AppState,
+    Auth(requester): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    app.run_cron_job(&requester, &id)?;
     Ok(no_content())
 }

@@ -127,6 +127,8 @@ pub fn router(app: Arc<App>) -> Router {
             get(backups::download).delete(backups::delete),
         )
         .route("/api/backups/{key}/restore", post(backups::restore))
+        .route("/api/crons", get(backups::crons))
+        .route("/api/crons/{id}", post(backups::run_cron))
         .route("/api/logs", get(logs::list).delete(logs::delete_all))
         .route("/api/logs/stats", get(logs::stats))
         .route("/api/logs/{id}", get(logs::view))

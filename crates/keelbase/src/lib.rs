@@ -83,7 +83,7 @@ async fn open(
     let app = App::open(Store::new(backend), Arc::new(files)).await?;
     // Backups copy SQLite files; a PostgreSQL server has none to copy.
     if postgres.is_none() {
-        app.backups.attach(data_dir, &app.settings())?;
+        kb_app::backups::Backups::attach(&app, data_dir)?;
     }
     Ok((app, postgres))
 }

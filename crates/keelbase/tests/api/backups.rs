@@ -483,3 +483,98 @@ async fn postgresql_servers_explain_that_backups_are_the_databases_job() {
         false
     );
 }
+
+#[tokio::test]
+async fn scheduled_backups_run_from_the_crons_api_and_only_the_newest_are_kept() {
+    let app = TestApp::spawn().await;
+    if app.backend() == Backend::Postgres {
+        return;
+    }
+    let (status, body) = app
+        .su
+        .patch_json("/api/settings", &json!({"backups": {"cron": "61 * * * *"}}))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["data"]["backups"]["cron"]["code"], "validation_invalid_cron",
+        "{body}"
+    );
+    assert_eq!(
+        body["data"]["backups"]["cron"]["message"],
+        "Invalid segment value - must be between the min and max of the segment."
+    );
+    assert_eq!(app.su.get("/api/crons").await, (200, json!([])));
+    let (status, body) = app
+        .su
+        .post_json("/api/crons/__pbAutoBackup__", &json!({}))
+        .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (404, Some("Missing or invalid cron job."))
+    );
+
+    let (status, body) = app
+        .su
+        .patch_json(
+            "/api/settings",
+            &json!({"backups": {"cron": "0 3 * * *", "cronMaxKeep": 2}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.su.get("/api/crons").await,
+        (
+            200,
+            json!([{"id": "__pbAutoBackup__", "expression": "0 3 * * *"}])
+        )
+    );
+    assert_eq!(app.guest().get("/api/crons").await.0, 401);
+    app.su
+        .post_json("/api/backups", &json!({"name": "by_hand.zip"}))
+        .await;
+
+    let automatic = |list: &[Value]| {
+        let mut names: Vec<String> = keys(list)
+            .into_iter()
+            .filter(|k| k.starts_with("@auto_pb_backup_acme_"))
+            .collect();
+        names.sort();
+        names
+    };
+    let mut made = Vec::new();
+    for run in 1..=3 {
+        // Automatic backups are named to the second.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(
+            app.su
+                .post_json("/api/crons/__pbAutoBackup__", &json!({}))
+                .await
+                .0,
+            204
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let names = automatic(&backups(&app.su).await);
+            if let Some(newest) = names.last().filter(|n| !made.contains(*n)) {
+                made.push(newest.clone());
+                assert_eq!(names.len(), run.min(2), "{names:?}");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "run {run} made no backup: {names:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let list = backups(&app.su).await;
+    assert_eq!(
+        automatic(&list),
+        made[1..].to_vec(),
+        "the oldest automatic backup was deleted"
+    );
+    assert!(
+        keys(&list).contains(&"by_hand.zip".to_owned()),
+        "backups made by hand stay"
+    );
+}
