@@ -48,6 +48,15 @@ async function apiCall(method, path, { body, auth } = {}) {
   return { status: response.status, body: text ? JSON.parse(text) : null };
 }
 
+/** Waits (up to 10 s) until `check` resolves to true. */
+async function expectSettled(check) {
+  for (let i = 0; i < 100; i += 1) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail('the condition never held');
+}
+
 const button = (name) => page.getByRole('button', { name, exact: true });
 const heading = (name) => page.getByRole('heading', { name, exact: true });
 
@@ -349,6 +358,15 @@ test('settings are saved and the logs show the requests', async () => {
   await batch.getByRole('button', { name: 'Save' }).click();
   await batch.locator('.field.invalid').waitFor();
   await shot('15-settings');
+  const proxy = page.locator('#settings-trustedProxy');
+  await proxy.getByLabel('Client IP headers').fill('X-Forwarded-For, X-Real-IP');
+  await proxy.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Behind a proxy: saved.').waitFor();
+  const proxied = await apiCall('GET', '/api/settings', { auth: await token() });
+  assert.deepEqual(proxied.body.trustedProxy.headers, ['X-Forwarded-For', 'X-Real-IP']);
+  await proxy.getByLabel('Client IP headers').fill('');
+  await proxy.getByRole('button', { name: 'Save' }).click();
+  await expectSettled(async () => (await apiCall('GET', '/api/settings', { auth: await token() })).body.trustedProxy.headers.length === 0);
 
   await page.getByRole('link', { name: 'Logs', exact: true }).click();
   await heading('Logs').waitFor();
@@ -599,6 +617,27 @@ test('an auth collection starts from the defaults and its emails are edited', as
   for (const name of ['email', 'password', 'verified', 'tokenKey']) assert.ok(names.includes(name), names.join(', '));
 });
 
+test('dialogs work from the keyboard: focus moves in, stays in, and comes back', async () => {
+  await page.getByRole('link', { name: 'posts', exact: true }).click();
+  await page.getByRole('heading', { name: /^posts/ }).waitFor();
+  const opener = button('New record').first();
+  await opener.focus();
+  await page.keyboard.press('Enter');
+  const form = page.getByRole('dialog', { name: 'New posts record' });
+  await form.waitFor();
+  const focusInDialog = () => page.evaluate(() => Boolean(document.activeElement?.closest('dialog[open]')));
+  assert.ok(await focusInDialog(), 'focus moved into the dialog');
+  for (let i = 0; i < 40; i += 1) await page.keyboard.press('Tab');
+  assert.ok(await focusInDialog(), 'Tab keeps focus inside the modal dialog');
+  // The rich-text toolbar is one tab stop; arrow keys move along it.
+  await form.getByRole('button', { name: 'Bold', exact: true }).focus();
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'Italic');
+  await page.keyboard.press('Escape');
+  await form.waitFor({ state: 'detached' });
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent.trim()), 'New record', 'focus is back on the opener');
+});
+
 test('backups are made, downloaded, uploaded, restored and deleted', async () => {
   const auth = await token();
   const kept = await apiCall('POST', '/api/collections/posts/records', { auth, body: { title: 'Kept by the backup' } });
@@ -649,6 +688,30 @@ test('backups are made, downloaded, uploaded, restored and deleted', async () =>
   await page.locator('tr').filter({ hasText: 'uploaded-copy.zip' }).waitFor({ state: 'detached' });
   const left = await apiCall('GET', '/api/backups', { auth });
   assert.deepEqual(left.body.map((b) => b.key), ['e2e_first.zip']);
+
+  // Backup storage in S3: saved from Settings, and its connection test reports the failure
+  // to reach an endpoint where nothing listens.
+  await page.getByRole('link', { name: 'Settings', exact: true }).first().click();
+  const section = page.locator('#settings-backups');
+  await section.getByLabel('Automatic backups (cron, UTC)').fill('0 3 * * *');
+  await section.getByLabel('Keep backups in S3-compatible storage').check();
+  await section.getByLabel('Bucket').fill('backups');
+  await section.getByLabel('Region').fill('us-east-1');
+  await section.getByLabel('Endpoint').fill('http://127.0.0.1:9');
+  await section.getByLabel('Access key').fill('key');
+  await section.getByLabel('Secret').fill('secret');
+  await section.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Backups: saved.').first().waitFor();
+  await section.getByRole('button', { name: 'Test the connection' }).click();
+  await page.locator('.toast.error').filter({ hasText: 'Failed to test the S3 filesystem.' }).waitFor({ timeout: 20_000 });
+  await shot('26-backup-settings');
+  const saved = await apiCall('GET', '/api/settings', { auth });
+  assert.equal(saved.body.backups.cron, '0 3 * * *');
+  assert.equal(saved.body.backups.s3.enabled, true);
+  assert.equal(saved.body.backups.s3.endpoint, 'http://127.0.0.1:9');
+  await section.getByLabel('Keep backups in S3-compatible storage').uncheck();
+  await section.getByRole('button', { name: 'Save' }).click();
+  await expectSettled(async () => (await apiCall('GET', '/api/settings', { auth })).body.backups.s3.enabled === false);
 });
 
 test('the pages reported no errors (scripts, CSP, loads)', () => {

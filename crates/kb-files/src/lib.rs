@@ -496,20 +496,39 @@ fn s3_builder(s3: &S3Settings) -> Result<AmazonS3Builder, FileError> {
         } else {
             format!("https://{endpoint}")
         };
-        if s3.force_path_style {
-            builder = builder.with_endpoint(endpoint);
+        let (scheme, host) = endpoint
+            .split_once("://")
+            .ok_or_else(|| FileError::Config(format!("invalid endpoint {endpoint:?}")))?;
+        // A bucket cannot be a subdomain of an IP address or of localhost: such endpoints
+        // (MinIO and the like on a LAN) are always addressed by path.
+        let path_style = s3.force_path_style || is_ip_or_localhost(host);
+        let endpoint = if path_style {
+            endpoint.clone()
         } else {
-            let (scheme, host) = endpoint
-                .split_once("://")
-                .ok_or_else(|| FileError::Config(format!("invalid endpoint {endpoint:?}")))?;
-            builder = builder
-                .with_endpoint(format!("{scheme}://{}.{host}", s3.bucket))
-                .with_virtual_hosted_style_request(true);
-        }
+            format!("{scheme}://{}.{host}", s3.bucket)
+        };
+        // object_store panics on a request URL it cannot parse: refuse such an endpoint here.
+        url::Url::parse(&endpoint)
+            .map_err(|e| FileError::Config(format!("invalid endpoint {endpoint:?}: {e}")))?;
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_virtual_hosted_style_request(!path_style);
     } else if !s3.force_path_style {
         builder = builder.with_virtual_hosted_style_request(true);
     }
     Ok(builder)
+}
+
+/// Whether the host part of `host_and_path` (`host[:port][/…]`) is an IP address or localhost.
+fn is_ip_or_localhost(host_and_path: &str) -> bool {
+    let authority = host_and_path.split('/').next().unwrap_or_default();
+    if authority.starts_with('[') {
+        return true;
+    }
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// Stream `body` into `path`: one plain put when it fits in a chunk, a multipart upload

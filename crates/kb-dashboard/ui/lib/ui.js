@@ -48,6 +48,9 @@ export function openDialog({ title, body, actions = [], side = false, wide = fal
   const content = h('div', { class: 'dialog-body' }, typeof body === 'function' ? body(close) : body);
   const footer = actions.length ? h('footer', null, actions.map((a) => (typeof a === 'function' ? a(close) : a))) : null;
   dialog.append(header, content, footer || '');
+  // Focus goes back where it was when the dialog closes; if that element is gone (the view
+  // re-rendered), to the main area, so keyboard users are not dropped at the page's top.
+  const opener = document.activeElement;
   document.body.append(dialog);
   dialog.showModal();
   return new Promise((resolve) => {
@@ -55,6 +58,9 @@ export function openDialog({ title, body, actions = [], side = false, wide = fal
       dialog.remove();
       onClose?.();
       resolve(result);
+      if (document.querySelector('dialog[open]')) return;
+      if (opener?.isConnected && opener !== document.body) opener.focus();
+      else document.getElementById('main')?.focus();
     });
   });
 }

@@ -75,8 +75,19 @@ const SECTIONS = [
   {
     key: 'rateLimits',
     title: 'Rate limits',
-    inputs: [['rateLimits.enabled', 'Limit requests per client', 'bool']],
+    inputs: [
+      ['rateLimits.enabled', 'Limit requests per client', 'bool'],
+      ['rateLimits.excludedIPs', 'Never limit these IPs', 'list', 'Comma-separated.'],
+    ],
     rules: true,
+  },
+  {
+    key: 'trustedProxy',
+    title: 'Behind a proxy',
+    inputs: [
+      ['trustedProxy.headers', 'Client IP headers', 'list', 'e.g. X-Forwarded-For or CF-Connecting-IP; comma-separated. Only set this behind a proxy that sets them, or clients can pick their own IP.'],
+      ['trustedProxy.useLeftmostIP', 'Use the leftmost IP of the header (else the rightmost)', 'bool'],
+    ],
   },
   {
     key: 'logs',
@@ -121,6 +132,8 @@ function input(kind, value) {
       return h('input', { type: 'number', value: value ?? 0 });
     case 'password':
       return h('input', { type: 'password', autocomplete: 'new-password', value: '' });
+    case 'list':
+      return h('input', { type: 'text', value: (value || []).join(', ') });
     default:
       return h('input', { type: 'text', value: value ?? '' });
   }
@@ -129,6 +142,7 @@ function input(kind, value) {
 function valueOf(kind, el) {
   if (kind === 'bool') return el.checked;
   if (kind === 'number') return Number(el.value);
+  if (kind === 'list') return el.value.split(',').map((item) => item.trim()).filter(Boolean);
   return el.value;
 }
 

@@ -578,3 +578,56 @@ async fn scheduled_backups_run_from_the_crons_api_and_only_the_newest_are_kept()
         "backups made by hand stay"
     );
 }
+
+#[tokio::test]
+async fn backups_can_be_kept_in_an_s3_bucket() {
+    let app = TestApp::spawn().await;
+    if app.backend() == Backend::Postgres {
+        return;
+    }
+    let s3_root = tempfile::tempdir().expect("temp dir");
+    let endpoint = crate::files::start_s3(s3_root.path(), "kept-backups").await;
+    // forcePathStyle false on an IP endpoint: addressed by path all the same.
+    let (status, body) = app
+        .su
+        .patch_json(
+            "/api/settings",
+            &json!({"backups": {"s3": {"enabled": true, "bucket": "kept-backups", "region": "us-east-1",
+                    "endpoint": endpoint, "accessKey": "AKIATEST", "secret": "test-secret",
+                    "forcePathStyle": false}}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .su
+        .post_json("/api/settings/test/s3", &json!({"filesystem": "backups"}))
+        .await;
+    assert_eq!(status, 204, "{body}");
+
+    assert_eq!(
+        app.su
+            .post_json("/api/backups", &json!({"name": "in_s3.zip"}))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(keys(&backups(&app.su).await), ["in_s3.zip"]);
+    assert!(
+        s3_root.path().join("kept-backups/in_s3.zip").is_file(),
+        "stored in the bucket"
+    );
+    assert!(
+        !app.data_dir().join("backups/in_s3.zip").exists(),
+        "not on local disk"
+    );
+    let token = file_token(&app.su).await;
+    let download = fetch(
+        &app.guest(),
+        &format!("/api/backups/in_s3.zip?token={token}"),
+    )
+    .await;
+    assert_eq!(download.status, 200);
+    assert!(entries(&download.bytes).contains(&"data.db".to_owned()));
+    assert_eq!(app.su.delete("/api/backups/in_s3.zip").await.0, 204);
+    assert!(!s3_root.path().join("kept-backups/in_s3.zip").exists());
+}

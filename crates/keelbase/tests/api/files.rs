@@ -569,6 +569,26 @@ async fn testing_the_s3_settings() {
         ),
         "{message}"
     );
+    // Virtual-hosted style on an IP endpoint cannot work (the bucket would be a subdomain
+    // of an address): it is addressed by path instead, never a panic and a 500.
+    let (status, _) = app
+        .patch_json(
+            "/api/settings",
+            &json!({"backups": {"s3": {"enabled": true, "bucket": "b", "region": "r",
+                    "endpoint": "http://127.0.0.1:1", "accessKey": "a", "secret": "s",
+                    "forcePathStyle": false}}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = app.post_json(url, &json!({"filesystem": "backups"})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed to upload a test file"),
+        "{body}"
+    );
 }
 
 /// An S3-compatible server (s3s-fs over `root`) on a free port; returns its endpoint.
@@ -586,7 +606,7 @@ pub(crate) async fn use_s3(app: &TestApp, root: &std::path::Path) {
     assert_eq!(status, 200, "{body}");
 }
 
-async fn start_s3(root: &std::path::Path, bucket: &str) -> String {
+pub(crate) async fn start_s3(root: &std::path::Path, bucket: &str) -> String {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::server::conn::auto::Builder;
     std::fs::create_dir_all(root.join(bucket)).unwrap();
