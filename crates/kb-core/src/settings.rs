@@ -279,11 +279,75 @@ fn validate_s3(s3: &S3Settings) -> ValidationErrors {
     errors
 }
 
+/// An IP address (`10.0.0.1`) or a CIDR subnet (`10.0.0.0/8`, `fd00::/8`): the address and
+/// its prefix length.
+fn parse_ip_or_subnet(text: &str) -> Option<(IpAddr, u8)> {
+    let (address, prefix) = match text.trim().split_once('/') {
+        Some((address, prefix)) => (address, Some(prefix)),
+        None => (text.trim(), None),
+    };
+    let address: IpAddr = address.parse().ok()?;
+    let full = if address.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        None => full,
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
+        Some(_) => return None,
+    };
+    (prefix <= full).then_some((address, prefix))
+}
+
+/// Whether `ip` is the address, or in the subnet, `entry` names.
+fn ip_in(entry: &str, ip: IpAddr) -> bool {
+    let Some((network, prefix)) = parse_ip_or_subnet(entry) else {
+        return false;
+    };
+    let ip = match (network, ip) {
+        // An IPv4 client reached over an IPv6 socket.
+        (IpAddr::V4(_), IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        _ => ip,
+    };
+    let bits = |a: IpAddr| match a {
+        IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, 32),
+        IpAddr::V6(v6) => (u128::from(v6), 128),
+    };
+    let ((net, net_len), (addr, addr_len)) = (bits(network), bits(ip));
+    if net_len != addr_len {
+        return false;
+    }
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix))
+    };
+    net & mask == addr & mask
+}
+
 impl Settings {
+    /// Whether a superuser may act from `ip`: always when `superuserIPs` is empty, else only
+    /// from one of its addresses or subnets.
+    pub fn superuser_ip_allowed(&self, ip: IpAddr) -> bool {
+        self.superuser_ips.is_empty() || self.superuser_ips.iter().any(|entry| ip_in(entry, ip))
+    }
+
     /// Check every group; errors are nested by group (`{"meta":{"appName":{…}}}`), as the
     /// API reports them.
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
+
+        let mut superuser_ips = ValidationErrors::new();
+        for (i, entry) in self.superuser_ips.iter().enumerate() {
+            if parse_ip_or_subnet(entry).is_none() {
+                // PocketBase's code, misspelling included, so clients matching on it work.
+                superuser_ips.add(
+                    i.to_string(),
+                    FieldError::new(
+                        "validation_invlaid_ip_or_subnet",
+                        "Invalid IP or CIDR subnet.",
+                    ),
+                );
+            }
+        }
+        errors.add_group("superuserIPs", superuser_ips);
 
         let mut meta = ValidationErrors::new();
         required(&mut meta, "appName", &self.meta.app_name);
@@ -415,6 +479,42 @@ fn remove_path(obj: &mut serde_json::Map<String, Value>, path: &[&str]) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn superuser_ips_allow_addresses_and_subnets() {
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        let mut settings = Settings::default();
+        assert!(
+            settings.superuser_ip_allowed(ip("203.0.113.9")),
+            "an empty list allows all"
+        );
+        settings.superuser_ips = vec!["10.0.0.0/8".into(), "192.168.1.7".into(), "fd00::/8".into()];
+        assert!(settings.validate().is_ok());
+        for allowed in ["10.1.2.3", "192.168.1.7", "fd12::1", "::ffff:10.9.9.9"] {
+            assert!(settings.superuser_ip_allowed(ip(allowed)), "{allowed}");
+        }
+        for refused in ["11.0.0.1", "192.168.1.8", "fe80::1", "127.0.0.1"] {
+            assert!(!settings.superuser_ip_allowed(ip(refused)), "{refused}");
+        }
+        settings.superuser_ips = vec!["0.0.0.0/0".into()];
+        assert!(settings.superuser_ip_allowed(ip("8.8.8.8")));
+
+        settings.superuser_ips = vec![
+            "10.0.0.1".into(),
+            "nonsense".into(),
+            "10.0.0.0/33".into(),
+            "10.0.0.0/".into(),
+        ];
+        let errors = serde_json::to_value(settings.validate().unwrap_err()).unwrap();
+        let codes = &errors["superuserIPs"];
+        assert!(codes.get("0").is_none(), "{errors}");
+        for i in ["1", "2", "3"] {
+            assert_eq!(
+                codes[i]["code"], "validation_invlaid_ip_or_subnet",
+                "{errors}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -82,6 +82,13 @@ const SECTIONS = [
     rules: true,
   },
   {
+    key: 'security',
+    title: 'Superuser access',
+    inputs: [
+      ['superuserIPs', 'Only from these IPs or subnets', 'list', 'e.g. 203.0.113.7, 10.0.0.0/8; empty allows any address. Include your own address, or this dashboard locks you out.'],
+    ],
+  },
+  {
     key: 'trustedProxy',
     title: 'Behind a proxy',
     inputs: [

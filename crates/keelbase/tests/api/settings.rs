@@ -307,3 +307,59 @@ async fn settings_survive_a_restart() {
     assert_eq!(s["meta"]["appName"], "Persisted");
     assert!(s["smtp"].get("password").is_none());
 }
+
+#[tokio::test]
+async fn superuser_ips_close_superuser_access_to_other_addresses() {
+    let app = TestApp::spawn().await;
+    const NOT_ALLOWED: &str = "You are not allowed to perform this request.";
+    let (status, body) = app
+        .patch_json(
+            "/api/settings",
+            &json!({"superuserIPs": ["10.0.0.1", "nonsense"]}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["data"]["superuserIPs"],
+        json!({"1": {"code": "validation_invlaid_ip_or_subnet", "message": "Invalid IP or CIDR subnet."}})
+    );
+
+    // The tests connect from 127.0.0.1: inside this subnet nothing changes.
+    let (status, body) = app
+        .patch_json(
+            "/api/settings",
+            &json!({"superuserIPs": ["127.0.0.0/8", "10.0.0.1"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.get("/api/settings").await.0, 200);
+    app.create_record(
+        "users",
+        &json!({"email": "member@example.com", "password": "1234567890", "passwordConfirm": "1234567890"}),
+    )
+    .await;
+
+    let (status, _) = app
+        .patch_json("/api/settings", &json!({"superuserIPs": ["10.0.0.0/8"]}))
+        .await;
+    assert_eq!(status, 200);
+    for path in ["/api/settings", "/api/collections", "/api/health"] {
+        assert_eq!(
+            app.get(path).await,
+            (403, plain_error(403, NOT_ALLOWED)),
+            "{path}"
+        );
+    }
+    let (status, body) = app
+        .guest()
+        .auth_with_password("_superusers", SU_EMAIL, SU_PASSWORD)
+        .await;
+    assert_eq!((status, body["message"].as_str()), (403, Some(NOT_ALLOWED)));
+    // Everyone else is unaffected.
+    assert_eq!(app.guest().get("/api/health").await.0, 200);
+    let (status, _) = app
+        .guest()
+        .auth_with_password("users", "member@example.com", "1234567890")
+        .await;
+    assert_eq!(status, 200);
+}
