@@ -409,6 +409,24 @@ test('on a phone-sized screen the menu folds away and the table scrolls sideways
   await page.setViewportSize({ width: 1360, height: 860 });
 });
 
+test('on a tablet-sized screen every main screen fits the window', async () => {
+  await page.setViewportSize({ width: 820, height: 1180 });
+  const screens = [
+    ['records', async () => { await page.getByRole('link', { name: 'posts', exact: true }).click(); await page.locator('tbody tr').first().waitFor(); }],
+    ['record form', async () => { await button('New record').first().click(); await page.getByRole('dialog', { name: 'New posts record' }).waitFor(); }],
+    ['collection editor', async () => { await page.keyboard.press('Escape'); await button('Edit collection').click(); await page.getByRole('dialog', { name: 'Edit posts' }).waitFor(); }],
+    ['settings', async () => { await page.keyboard.press('Escape'); await page.getByRole('link', { name: 'Settings', exact: true }).click(); await heading('Settings').waitFor(); }],
+    ['logs', async () => { await page.getByRole('link', { name: 'Logs', exact: true }).click(); await heading('Logs').waitFor(); }],
+  ];
+  for (const [name, open] of screens) {
+    await open();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${name}: the page is ${overflow}px wider than the window`);
+    await shot(`19-tablet-${name.replace(' ', '-')}`);
+  }
+  await page.setViewportSize({ width: 1360, height: 860 });
+});
+
 test('the table pages through records and sorts by a column', async () => {
   const auth = await token();
   for (let i = 1; i <= 34; i += 1) {
