@@ -64,7 +64,6 @@ function normalizeLink(text) {
 const COMMANDS = [
   { label: 'Bold', text: 'B', command: 'bold', state: true },
   { label: 'Italic', text: 'I', command: 'italic', state: true },
-  { label: 'Underline', text: 'U', command: 'underline', state: true },
   { label: 'Heading', text: 'H', command: 'formatBlock', arg: 'h2' },
   { label: 'Bulleted list', text: '•', command: 'insertUnorderedList', state: true },
   { label: 'Numbered list', text: '1.', command: 'insertOrderedList', state: true },
