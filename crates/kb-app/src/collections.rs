@@ -190,6 +190,93 @@ impl App {
         })
     }
 
+    /// `POST /api/collections/meta/dry-run-view {query}`: the fields a view collection with
+    /// this query would have and up to ten of its records. The view is made inside a write
+    /// job that is then rolled back, so nothing is kept.
+    pub async fn dry_run_view(&self, body: &serde_json::Map<String, Value>) -> AppResult<Value> {
+        let query = match body.get("query") {
+            None | Some(Value::Null) => "",
+            Some(Value::String(query)) => query.as_str(),
+            Some(_) => {
+                return Err(AppError::bad_request(
+                    "An error occurred while loading the submitted data.",
+                ));
+            }
+        };
+        if query.trim().is_empty() {
+            return Err(AppError::invalid(
+                "An error occurred while validating the submitted data.",
+                ValidationErrors::single("query", FieldError::required()),
+            ));
+        }
+        let owned = query.to_owned();
+        self.store
+            .read(move |r| Ok::<_, AppError>(r.describe_view_query(&owned)))
+            .await?
+            .map_err(|e| AppError::bad_request(format!("Invalid view query. Raw error: \n{e}.")))?;
+        let name = format!(
+            "temp_view_{}",
+            random_string(5, b"abcdefghijklmnopqrstuvwxyz0123456789")
+        );
+        let view = self
+            .prepare(
+                json!({"name": name, "type": "view", "viewQuery": query}),
+                None,
+                false,
+            )
+            .await?;
+        let schema = self.schema();
+        let mut collections: Vec<Collection> = schema.iter().map(|c| (**c).clone()).collect();
+        collections.push(view.clone());
+        let after = Schema::new(collections, schema.version + 1);
+        if let Err(errors) = validate_collection(&view, None, &after) {
+            // PocketBase reports the view query's problem (a missing id column) as raw text.
+            let errors = serde_json::to_value(&errors).unwrap_or_default();
+            let reason = errors["viewQuery"]["message"]
+                .as_str()
+                .map(|m| {
+                    m.trim_start_matches("Invalid query - ")
+                        .trim_end_matches('.')
+                        .to_owned()
+                })
+                .unwrap_or_else(|| errors.to_string());
+            return Err(AppError::bad_request(format!(
+                "Invalid view query. Raw error: \n{reason}."
+            )));
+        }
+        let temp = view.clone();
+        let sampled = self
+            .store
+            .write(move |w| {
+                w.save_collection(&temp, None)?;
+                let page = ListQuery {
+                    collection: &temp,
+                    conditions: Vec::new(),
+                    sort: Vec::new(),
+                    limit: Some(10),
+                    offset: 0,
+                };
+                let rows = w.list(&page, &RequestInfo::default())?;
+                // An error rolls the job back: the view goes with it.
+                Err::<(), _>(Sampled::Rows(rows))
+            })
+            .await;
+        let rows = match sampled {
+            Err(Sampled::Rows(rows)) => rows,
+            Err(Sampled::Failed(error)) => {
+                return Err(AppError::bad_request(format!(
+                    "Invalid view query. Raw error: \n{error}."
+                )));
+            }
+            Ok(()) => Vec::new(),
+        };
+        let sample: Vec<Value> = rows
+            .into_iter()
+            .map(|row| Value::Object(kb_core::record::to_api_json(&view, row, true)))
+            .collect();
+        Ok(json!({"fields": view.to_api_json()["fields"], "sample": sample}))
+    }
+
     /// Create a collection from `body`. With `dry_run` it is only validated (fields, rules,
     /// indexes, view query) and returned as it would be saved; nothing changes.
     pub async fn create_collection(&self, body: Value, dry_run: bool) -> AppResult<Value> {
@@ -580,6 +667,18 @@ impl App {
             .iter()
             .map(|column| view_field(&schema, column, old))
             .collect())
+    }
+}
+
+/// How a view's dry run ends: always in a rollback, with the sample or the failure.
+enum Sampled {
+    Rows(Vec<kb_store::Row>),
+    Failed(kb_store::StoreError),
+}
+
+impl From<kb_store::StoreError> for Sampled {
+    fn from(error: kb_store::StoreError) -> Self {
+        Sampled::Failed(error)
     }
 }
 

@@ -364,6 +364,18 @@ pub async fn scaffolds(
     json_ok(app.scaffolds(), &params)
 }
 
+/// `POST /api/collections/meta/dry-run-view`.
+pub async fn dry_run_view(
+    State(app): AppState,
+    Auth(requester): Auth,
+    params: Params,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    require_superuser(&requester)?;
+    let body = body.object("An error occurred while loading the submitted data.")?;
+    json_ok(app.dry_run_view(&body).await?, &params)
+}
+
 pub async fn oauth2_providers(Auth(requester): Auth, params: Params) -> ApiResult<Response> {
     require_superuser(&requester)?;
     json_ok(kb_app::oauth2_catalogue(), &params)

@@ -45,6 +45,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/api/collections/import", put(import_collections))
         .route("/api/collections/meta/scaffolds", get(scaffolds))
+        .route("/api/collections/meta/dry-run-view", post(dry_run_view))
         .route(
             "/api/collections/meta/oauth2-providers",
             get(oauth2_providers),

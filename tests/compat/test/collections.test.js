@@ -616,3 +616,21 @@ test('collection error responses use the standard envelope', async () => {
   assert.deepEqual(dataCodes(body.data), { name: 'validation_match_invalid' });
   assert.equal(body.data.name.message, 'Must be in a valid format.');
 });
+
+describe('view query dry run', () => {
+  test('dryRunViewQuery gives the fields and a sample, and keeps nothing', async () => {
+    const pb = await suClient();
+    const res = await pb.collections.dryRunViewQuery('SELECT id, email, verified FROM users');
+    assert.deepEqual(res.fields.map((f) => [f.name, f.type]), [['id', 'text'], ['email', 'email'], ['verified', 'bool']]);
+    assert.ok(Array.isArray(res.sample) && res.sample.length <= 10);
+    for (const item of res.sample) assert.match(item.collectionName, /^temp_view_/);
+    const names = (await pb.collections.getFullList()).map((c) => c.name);
+    assert.equal(names.some((n) => n.startsWith('temp_view_')), false);
+
+    await expectError(pb.collections.dryRunViewQuery('SELECT 1 AS one'), 400,
+      'Invalid view query. Raw error: \nmissing required id column (you can use `(ROW_NUMBER() OVER()) as id` if you don\'t have one).');
+    const blank = await expectError(pb.collections.dryRunViewQuery(''), 400);
+    assert.equal(blank.data.query.code, 'validation_required');
+    await expectError(guestClient().collections.dryRunViewQuery('SELECT id FROM users'), 401);
+  });
+});

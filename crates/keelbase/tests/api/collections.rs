@@ -2128,3 +2128,79 @@ async fn superusers_created_through_the_api_are_verified_and_deletable() {
         "superusers are always verified: {second}"
     );
 }
+
+#[tokio::test]
+async fn a_view_query_is_tried_without_keeping_anything() {
+    let app = TestApp::spawn().await;
+    app.create_record(
+        "users",
+        &json!({"email": "ann@example.com", "password": "1234567890", "passwordConfirm": "1234567890", "name": "Ann"}),
+    )
+    .await;
+    let url = "/api/collections/meta/dry-run-view";
+    let (status, body) = app
+        .post_json(
+            url,
+            &json!({"query": "SELECT id, name, count(*) AS total FROM users GROUP BY id"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let fields: Vec<(&str, &str)> = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap(), f["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        fields,
+        [("id", "text"), ("name", "text"), ("total", "number")]
+    );
+    let sample = body["sample"].as_array().unwrap();
+    assert_eq!(sample.len(), 1, "{body}");
+    assert_eq!(sample[0]["name"], "Ann");
+    assert_eq!(sample[0]["total"], 1);
+    let temp = sample[0]["collectionName"].as_str().unwrap();
+    assert!(temp.starts_with("temp_view_"), "{temp}");
+    // Nothing stays: no collection, no view in the database.
+    assert_eq!(app.collection(temp).await.0, 404);
+    assert_eq!(schema_object(&app.db(), temp), None);
+
+    let (status, body) = app
+        .post_json(url, &json!({"query": "SELECT 1 AS one"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["message"],
+        "Invalid view query. Raw error: \nmissing required id column (you can use `(ROW_NUMBER() OVER()) as id` if you don't have one)."
+    );
+    let (status, body) = app
+        .post_json(url, &json!({"query": "DELETE FROM users"}))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid view query. Raw error: \n"),
+        "{body}"
+    );
+    assert_eq!(app.count("users").await, 1, "the statement did not run");
+    let (status, body) = app.post_json(url, &json!({"query": ""})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["data"]["query"]["code"], "validation_required");
+    let (status, body) = app.post_json(url, &json!({"query": 5})).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (
+            400,
+            Some("An error occurred while loading the submitted data.")
+        )
+    );
+    assert_eq!(
+        app.guest()
+            .post_json(url, &json!({"query": "SELECT id FROM users"}))
+            .await
+            .0,
+        401
+    );
+}
