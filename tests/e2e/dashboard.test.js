@@ -312,7 +312,14 @@ test('a view collection is made from a query and lists its rows', async () => {
   const editor = page.getByRole('dialog', { name: 'New collection' });
   await editor.getByLabel('Name', { exact: true }).fill('post_titles');
   await editor.getByLabel('Type').selectOption('view');
+  await editor.getByLabel('SELECT query').fill('SELECT title FROM posts');
+  await button('Preview records').click();
+  await editor.getByText('missing required id column', { exact: false }).first().waitFor();
   await editor.getByLabel('SELECT query').fill('SELECT id, title FROM posts');
+  await button('Preview records').click();
+  const preview = editor.locator('.view-preview table');
+  await preview.locator('td').filter({ hasText: 'Arrived live' }).waitFor();
+  assert.deepEqual(await preview.locator('th').allTextContents(), ['id', 'title']);
   await shot('13-view-collection');
   await button('Create collection').click();
   await page.getByRole('heading', { name: /^post_titles/ }).waitFor();

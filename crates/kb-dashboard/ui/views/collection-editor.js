@@ -471,7 +471,28 @@ export function openCollectionEditor(collection) {
       row.classList.add('invalid');
       row.querySelector('.field-error').textContent = message;
     }
-    return row;
+    const preview = h('div', { class: 'table-holder view-preview', 'aria-live': 'polite' });
+    const showPreview = async () => {
+      try {
+        const { fields, sample } = await api.post('/api/collections/meta/dry-run-view', { query: draft.viewQuery || '' });
+        const names = fields.map((f) => f.name);
+        replace(
+          preview,
+          sample.length
+            ? h(
+              'table',
+              { class: 'records' },
+              h('caption', { class: 'muted small' }, `First ${sample.length} record${sample.length === 1 ? '' : 's'}`),
+              h('thead', null, h('tr', null, names.map((n) => h('th', { scope: 'col' }, n)))),
+              h('tbody', null, sample.map((record) => h('tr', null, names.map((n) => h('td', null, typeof record[n] === 'object' ? JSON.stringify(record[n]) : String(record[n] ?? '')))))),
+            )
+            : h('p', { class: 'muted' }, `The query returns no records yet. Fields: ${names.join(', ')}.`),
+        );
+      } catch (error) {
+        replace(preview, h('p', { class: 'field-error' }, error.message));
+      }
+    };
+    return [row, h('div', null, h('button', { type: 'button', class: 'secondary', onclick: showPreview }, 'Preview records')), preview];
   };
 
   const renderAuthOptions = () => {
