@@ -39,7 +39,7 @@ pub use collections::require_superuser;
 pub use error::{AppError, AppResult};
 pub use files::{FileRequest, ServedFile};
 pub use logs::{Logs, RequestError, RequestLog};
-pub use oauth2::{OAuth2Login, oauth2_catalogue};
+pub use oauth2::{OAuth2Login, apple_client_secret, oauth2_catalogue};
 pub use ratelimit::RateTarget;
 pub use realtime::{Broadcaster, Limits as RealtimeLimits, Message, Realtime};
 pub use records::{ListParams, MAX_PER_PAGE, Page};

@@ -626,3 +626,92 @@ impl App {
         Ok(!taken)
     }
 }
+
+/// Longest life of an Apple client secret Apple accepts: six months, in seconds.
+const APPLE_SECRET_MAX_SECONDS: i64 = 15_777_000;
+
+/// `POST /api/settings/apple/generate-client-secret {clientId, teamId, keyId, privateKey,
+/// duration}`: the ES256 JWT Apple takes as the client secret, checked as PocketBase checks
+/// the input.
+pub fn apple_client_secret(body: &Map<String, Value>) -> AppResult<Value> {
+    const LOAD_ERROR: &str = "An error occurred while loading the submitted data.";
+    let string_field = |key: &str| match body.get(key) {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(AppError::bad_request(LOAD_ERROR)),
+    };
+    let (client_id, team_id, key_id, private_key) = (
+        string_field("clientId")?,
+        string_field("teamId")?,
+        string_field("keyId")?,
+        string_field("privateKey")?,
+    );
+    let duration = match body.get("duration") {
+        None | Some(Value::Null) => 0,
+        Some(value) => value
+            .as_i64()
+            .ok_or_else(|| AppError::bad_request(LOAD_ERROR))?,
+    };
+    let mut errors = ValidationErrors::new();
+    if client_id.is_empty() {
+        errors.add("clientId", FieldError::required());
+    }
+    for (key, value) in [("teamId", &team_id), ("keyId", &key_id)] {
+        if value.is_empty() {
+            errors.add(key, FieldError::required());
+        } else if value.chars().count() != 10 {
+            errors.add(
+                key,
+                FieldError::new(
+                    "validation_length_invalid",
+                    "The length must be exactly 10.",
+                )
+                .with_param("max", 10)
+                .with_param("min", 10),
+            );
+        }
+    }
+    let trimmed = private_key.trim();
+    if trimmed.is_empty() {
+        errors.add("privateKey", FieldError::required());
+    } else if !(trimmed.starts_with("-----BEGIN PRIVATE KEY-----")
+        && trimmed.ends_with("-----END PRIVATE KEY-----"))
+    {
+        errors.add(
+            "privateKey",
+            FieldError::new("validation_match_invalid", "Must be in a valid format."),
+        );
+    }
+    if duration == 0 {
+        errors.add("duration", FieldError::required());
+    } else if duration < 1 {
+        errors.add(
+            "duration",
+            FieldError::new(
+                "validation_min_greater_equal_than_required",
+                "Must be no less than 1.",
+            )
+            .with_param("threshold", 1),
+        );
+    } else if duration > APPLE_SECRET_MAX_SECONDS {
+        errors.add(
+            "duration",
+            FieldError::new(
+                "validation_max_less_equal_than_required",
+                format!("Must be no greater than {APPLE_SECRET_MAX_SECONDS}."),
+            )
+            .with_param("threshold", APPLE_SECRET_MAX_SECONDS),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(AppError::invalid("Invalid client secret data.", errors));
+    }
+    let now = jiff::Timestamp::now().as_second();
+    kb_oauth2::apple_client_secret(&client_id, &team_id, &key_id, trimmed, duration, now)
+        .map(|secret| json!({ "secret": secret }))
+        .map_err(|e| {
+            AppError::bad_request(format!(
+                "Failed to generate client secret. Raw error: \n{e}."
+            ))
+        })
+}

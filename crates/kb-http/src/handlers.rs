@@ -364,6 +364,17 @@ pub async fn scaffolds(
     json_ok(app.scaffolds(), &params)
 }
 
+/// `POST /api/settings/apple/generate-client-secret`.
+pub async fn apple_client_secret(
+    Auth(requester): Auth,
+    params: Params,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    require_superuser(&requester)?;
+    let body = body.object("An error occurred while loading the submitted data.")?;
+    json_ok(kb_app::apple_client_secret(&body)?, &params)
+}
+
 /// `POST /api/collections/meta/dry-run-view`.
 pub async fn dry_run_view(
     State(app): AppState,

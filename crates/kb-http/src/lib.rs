@@ -34,6 +34,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/settings", get(get_settings).patch(update_settings))
         .route("/api/settings/test/email", post(send_test_email))
         .route("/api/settings/test/s3", post(files::test_s3))
+        .route(
+            "/api/settings/apple/generate-client-secret",
+            post(apple_client_secret),
+        )
         .route("/api/files/token", post(files::token))
         .route(
             "/api/files/{collection}/{record}/{filename}",

@@ -16,6 +16,7 @@
 //! timeout and a bounded response. Secrets and tokens never appear in errors, logs or
 //! `Debug` output.
 
+mod apple;
 mod catalogue;
 mod config;
 mod http;
@@ -30,6 +31,7 @@ use std::fmt;
 use aws_lc_rs::digest;
 use base64::Engine as _;
 
+pub use apple::apple_client_secret;
 pub use catalogue::{ProviderInfo, provider_info, providers};
 pub use config::{ProviderConfig, validate_providers};
 pub use provider::Provider;

@@ -1,7 +1,7 @@
 // Settings API: shape, update + read back, write-only secrets, validation, access control.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { suClient, guestClient, expectError, assertErrorBody, raw } from './helpers.js';
+import { suClient, guestClient, expectError, assertErrorBody, raw, dataCodes } from './helpers.js';
 
 let pb;
 let original;
@@ -133,5 +133,37 @@ describe('settings', () => {
       assert.deepEqual(body, { data: {}, message: 'The request requires valid record authorization token.', status: 401 });
     }
     assert.notEqual((await pb.settings.getAll()).meta.appName, 'hacked');
+  });
+});
+
+describe('apple client secret', () => {
+  // A P-256 key in PKCS#8 PEM, made for these tests.
+  const KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgC5x14vnjKR/xl20Q
+2VWSbtihiO2r6VUkJGP1/q7z2CChRANCAARq9yyoyweE4bVcpBMkIJ9J08QEWNus
+Hlkh5VSws3w0ccbhq/r36ItId5rnB0ZPHxS1JriTrdd2Re24LFz/Ug7w
+-----END PRIVATE KEY-----`;
+  const decode = (part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+
+  test('generateAppleClientSecret signs an ES256 JWT for Apple, and checks its input', async () => {
+    const pb = await suClient();
+    const { secret } = await pb.settings.generateAppleClientSecret('com.example.app', 'TEAM123456', 'KEY1234567', KEY, 3600);
+    const [header, claims] = secret.split('.').slice(0, 2).map(decode);
+    assert.deepEqual(header, { alg: 'ES256', kid: 'KEY1234567', typ: 'JWT' });
+    assert.equal(claims.iss, 'TEAM123456');
+    assert.equal(claims.sub, 'com.example.app');
+    assert.deepEqual(claims.aud, ['https://appleid.apple.com']);
+    assert.equal(claims.exp - claims.iat, 3600);
+
+    const invalid = await expectError(pb.settings.generateAppleClientSecret('c', 't', 'k', 'nope', 99999999), 400, 'Invalid client secret data.');
+    assert.deepEqual(dataCodes(invalid.data), {
+      duration: 'validation_max_less_equal_than_required',
+      keyId: 'validation_length_invalid',
+      privateKey: 'validation_match_invalid',
+      teamId: 'validation_length_invalid',
+    });
+    const broken = await expectError(pb.settings.generateAppleClientSecret('c', 'TEAM123456', 'KEY1234567', '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----', 10), 400);
+    assert.match(broken.message, /^Failed to generate client secret\. Raw error: \n/);
+    await expectError(guestClient().settings.generateAppleClientSecret('c', 'TEAM123456', 'KEY1234567', KEY, 10), 401);
   });
 });

@@ -549,3 +549,88 @@ async fn apple_sends_the_name_with_the_redirect_only() {
     assert_eq!(auth["record"]["name"], "Jo Apple");
     assert_eq!(auth["record"]["email"], "jo@example.com");
 }
+
+/// A P-256 key in PKCS#8 PEM, made for these tests (`openssl ecparam -name prime256v1`).
+const APPLE_TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgC5x14vnjKR/xl20Q
+2VWSbtihiO2r6VUkJGP1/q7z2CChRANCAARq9yyoyweE4bVcpBMkIJ9J08QEWNus
+Hlkh5VSws3w0ccbhq/r36ItId5rnB0ZPHxS1JriTrdd2Re24LFz/Ug7w
+-----END PRIVATE KEY-----";
+
+#[tokio::test]
+async fn the_apple_client_secret_is_generated_for_superusers() {
+    let app = TestApp::spawn().await;
+    let url = "/api/settings/apple/generate-client-secret";
+    let (status, body) = app.post_json(url, &json!({})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["message"], "Invalid client secret data.");
+    for key in ["clientId", "teamId", "keyId", "privateKey", "duration"] {
+        assert_eq!(
+            body["data"][key]["code"], "validation_required",
+            "{key}: {body}"
+        );
+    }
+    let (status, body) = app
+        .post_json(
+            url,
+            &json!({"clientId": "c", "teamId": "t", "keyId": "k", "privateKey": "nope", "duration": 99_999_999}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["data"]["teamId"],
+        json!({"code": "validation_length_invalid", "message": "The length must be exactly 10.", "params": {"max": 10, "min": 10}})
+    );
+    assert_eq!(body["data"]["keyId"]["code"], "validation_length_invalid");
+    assert_eq!(
+        body["data"]["privateKey"]["code"],
+        "validation_match_invalid"
+    );
+    assert_eq!(
+        body["data"]["duration"],
+        json!({"code": "validation_max_less_equal_than_required", "message": "Must be no greater than 15777000.", "params": {"threshold": 15_777_000}})
+    );
+
+    let good = json!({"clientId": "com.example.app", "teamId": "TEAM123456", "keyId": "KEY1234567",
+                      "privateKey": APPLE_TEST_KEY, "duration": 3600});
+    let (status, body) = app.post_json(url, &good).await;
+    assert_eq!(status, 200, "{body}");
+    let secret = body["secret"].as_str().unwrap();
+    let parts: Vec<Value> = secret
+        .split('.')
+        .take(2)
+        .map(|part| {
+            use base64::Engine;
+            serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(part)
+                    .unwrap(),
+            )
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        parts[0],
+        json!({"alg": "ES256", "kid": "KEY1234567", "typ": "JWT"})
+    );
+    assert_eq!(parts[1]["iss"], "TEAM123456");
+    assert_eq!(parts[1]["sub"], "com.example.app");
+    assert_eq!(parts[1]["aud"], json!(["https://appleid.apple.com"]));
+    assert_eq!(
+        parts[1]["exp"].as_i64().unwrap() - parts[1]["iat"].as_i64().unwrap(),
+        3600
+    );
+
+    let mut broken = good.clone();
+    broken["privateKey"] = json!("-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----");
+    let (status, body) = app.post_json(url, &broken).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Failed to generate client secret. Raw error: \n"),
+        "{body}"
+    );
+    assert_eq!(app.guest().post_json(url, &good).await.0, 401);
+}
