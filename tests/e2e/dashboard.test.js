@@ -17,6 +17,12 @@ const BASE = process.env.KB_URL;
 const INSTALL_URL = process.env.KB_INSTALL_URL;
 const SHOTS = process.env.E2E_SCREENSHOTS;
 const EMAIL = 'owner@example.com';
+/** A P-256 key in PKCS#8 PEM, made for these tests (Apple's client secret is signed with one). */
+const APPLE_TEST_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgC5x14vnjKR/xl20Q
+2VWSbtihiO2r6VUkJGP1/q7z2CChRANCAARq9yyoyweE4bVcpBMkIJ9J08QEWNus
+Hlkh5VSws3w0ccbhq/r36ItId5rnB0ZPHxS1JriTrdd2Re24LFz/Ug7w
+-----END PRIVATE KEY-----`;
 const PASSWORD = 'correct-horse-battery';
 const PIXEL_PNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
@@ -515,12 +521,29 @@ test('OAuth2 providers, rate limits and a test email are set up from the dashboa
   await editor.getByLabel('Extra (JSON)').fill('{"jwksURL": "https://login.example.com/jwks"}');
   await editor.getByLabel('Full name into').selectOption('name');
   await editor.getByLabel('Avatar into').selectOption('avatar');
+  // Apple's client secret is generated from a private key.
+  await editor.getByRole('button', { name: 'Add a provider' }).click();
+  await editor.getByLabel('Provider 2', { exact: true }).selectOption('apple');
+  await editor.getByLabel('Client id of provider 2').fill('com.example.web');
+  await editor.getByText('More settings of provider 2').click();
+  await editor.getByRole('button', { name: 'Generate the client secret from a private key' }).click();
+  const apple = page.getByRole('dialog', { name: 'Apple client secret' });
+  await apple.getByLabel('Team ID').fill('SHORT');
+  await apple.getByLabel('Key ID').fill('KEY1234567');
+  await apple.getByLabel('Private key (.p8)').fill(APPLE_TEST_KEY);
+  await apple.getByRole('button', { name: 'Generate' }).click();
+  await apple.getByText('The length must be exactly 10.').waitFor();
+  await apple.getByLabel('Team ID').fill('TEAM123456');
+  await apple.getByRole('button', { name: 'Generate' }).click();
+  await apple.waitFor({ state: 'detached' });
+  const appleSecret = await editor.getByLabel('Client secret of provider 2').inputValue();
+  assert.match(appleSecret, /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
   await shot('22-oauth2');
   await button('Save changes').click();
   await editor.waitFor({ state: 'detached' });
   const users = await apiCall('GET', '/api/collections/users', { auth: await token() });
   assert.equal(users.body.oauth2.enabled, true);
-  assert.deepEqual(users.body.oauth2.providers.map((p) => [p.name, p.clientId]), [['google', 'client-123']]);
+  assert.deepEqual(users.body.oauth2.providers.map((p) => [p.name, p.clientId]), [['google', 'client-123'], ['apple', 'com.example.web']]);
   const [google] = users.body.oauth2.providers;
   assert.equal(google.displayName, 'Company login');
   assert.equal(google.pkce, false);

@@ -4,7 +4,7 @@
 import { h, icon, replace, uid } from '../lib/dom.js';
 import { api, ApiError } from '../lib/api.js';
 import { state } from '../lib/state.js';
-import { confirmAction, field, openDialog, toast, toastError } from '../lib/ui.js';
+import { actionButton, confirmAction, field, openDialog, showErrors, toast, toastError } from '../lib/ui.js';
 import { go } from '../lib/nav.js';
 
 export const FIELD_TYPES = ['text', 'editor', 'number', 'bool', 'email', 'url', 'date', 'autodate', 'select', 'file', 'relation', 'json', 'geoPoint'];
@@ -110,7 +110,11 @@ function oauthProviders(draft, changed, errorsOf) {
         ),
         provider,
         'name',
-        changed,
+        () => {
+          changed();
+          // Some providers have settings of their own (Apple's secret generator).
+          render();
+        },
       );
       const clientId = bound(h('input', { value: provider.clientId || '', 'aria-label': `Client id of provider ${index + 1}` }), provider, 'clientId', changed, (el) => el.value.trim());
       const secret = bound(
@@ -126,7 +130,7 @@ function oauthProviders(draft, changed, errorsOf) {
         clientId,
         secret,
         h('button', { type: 'button', class: 'ghost icon-only', 'aria-label': `Remove provider ${index + 1}`, onclick: () => { oauth2.providers.splice(index, 1); render(); changed(); } }, icon('trash')),
-        providerDetails(provider, index + 1, changed),
+        providerDetails(provider, index + 1, changed, (value) => { secret.value = value; }),
         h('p', { class: 'field-error', role: 'alert' }, errorsOf(index)),
       );
     });
@@ -158,7 +162,52 @@ function oauthProviders(draft, changed, errorsOf) {
  * A provider's less common settings: its name on the sign-in page, endpoints for self-hosted
  * services (OIDC, GitLab, Gitea...), PKCE, and provider-specific extras as JSON.
  */
-function providerDetails(provider, number, changed) {
+/**
+ * Apple wants a signed JWT as the client secret: make one from the team id, key id and
+ * private key (nothing of which is stored) and put it in the provider's secret.
+ */
+function generateAppleSecret(provider, changed, onSecret) {
+  const teamId = h('input', { maxlength: 10, autocomplete: 'off' });
+  const keyId = h('input', { maxlength: 10, autocomplete: 'off' });
+  const privateKey = h('textarea', { rows: 6, class: 'mono', spellcheck: 'false', placeholder: '-----BEGIN PRIVATE KEY-----' });
+  const duration = h('input', { type: 'number', min: 1, max: 15777000, value: 15777000 });
+  const form = h(
+    'form',
+    { class: 'stack', novalidate: true },
+    field('Team ID', teamId, { name: 'teamId' }),
+    field('Key ID', keyId, { name: 'keyId' }),
+    field('Private key (.p8)', privateKey, { name: 'privateKey' }),
+    field('Valid for (seconds, at most six months)', duration, { name: 'duration' }),
+  );
+  return openDialog({
+    title: 'Apple client secret',
+    body: form,
+    actions: [
+      (close) => h('button', { type: 'button', class: 'secondary', onclick: () => close() }, 'Cancel'),
+      (close) => actionButton('Generate', async () => {
+        try {
+          const { secret } = await api.post('/api/settings/apple/generate-client-secret', {
+            clientId: provider.clientId || '',
+            teamId: teamId.value.trim(),
+            keyId: keyId.value.trim(),
+            privateKey: privateKey.value,
+            duration: Number(duration.value),
+          });
+          provider.clientSecret = secret;
+          changed();
+          onSecret(secret);
+          toast('Client secret generated; save the collection to keep it.');
+          close();
+        } catch (error) {
+          if (error instanceof ApiError && showErrors(form, error)) return;
+          throw error;
+        }
+      }, { class: 'primary' }),
+    ],
+  });
+}
+
+function providerDetails(provider, number, changed, onSecret) {
   const url = (key, label) =>
     field(label, bound(h('input', { type: 'url', value: provider[key] || '', placeholder: 'Provider default' }), provider, key, changed, (el) => el.value.trim()));
   const pkce = bound(
@@ -189,10 +238,14 @@ function providerDetails(provider, number, changed) {
     extraField.classList.toggle('invalid', Boolean(message));
     extraField.querySelector('.field-error').textContent = message;
   });
+  const appleHelper = provider.name === 'apple'
+    ? h('button', { type: 'button', class: 'secondary small', onclick: () => generateAppleSecret(provider, changed, onSecret) }, 'Generate the client secret from a private key')
+    : null;
   return h(
     'details',
     { class: 'email-template provider-details' },
     h('summary', null, `More settings of provider ${number}`),
+    appleHelper,
     h(
       'div',
       { class: 'settings-grid' },
