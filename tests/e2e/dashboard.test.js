@@ -63,6 +63,17 @@ async function expectSettled(check) {
   assert.fail('the condition never held');
 }
 
+/** The main screens, each with how to get there from the one before (the posts collection
+ * exists by then); the layout and accessibility tests walk through them. */
+const MAIN_SCREENS = [
+  ['records', async () => { await page.getByRole('link', { name: 'posts', exact: true }).click(); await page.locator('tbody tr').first().waitFor(); }],
+  ['record form', async () => { await button('New record').first().click(); await page.getByRole('dialog', { name: 'New posts record' }).waitFor(); }],
+  ['collection editor', async () => { await page.keyboard.press('Escape'); await button('Edit collection').click(); await page.getByRole('dialog', { name: 'Edit posts' }).waitFor(); }],
+  ['settings', async () => { await page.keyboard.press('Escape'); await page.getByRole('link', { name: 'Settings', exact: true }).click(); await heading('Settings').waitFor(); }],
+  ['logs', async () => { await page.getByRole('link', { name: 'Logs', exact: true }).click(); await heading('Logs').waitFor(); }],
+  ['backups', async () => { await page.getByRole('link', { name: 'Backups', exact: true }).click(); await heading('Backups').waitFor(); }],
+];
+
 const button = (name) => page.getByRole('button', { name, exact: true });
 const heading = (name) => page.getByRole('heading', { name, exact: true });
 
@@ -424,14 +435,7 @@ test('on a phone-sized screen the menu folds away and the table scrolls sideways
 
 test('on a tablet-sized screen every main screen fits the window', async () => {
   await page.setViewportSize({ width: 820, height: 1180 });
-  const screens = [
-    ['records', async () => { await page.getByRole('link', { name: 'posts', exact: true }).click(); await page.locator('tbody tr').first().waitFor(); }],
-    ['record form', async () => { await button('New record').first().click(); await page.getByRole('dialog', { name: 'New posts record' }).waitFor(); }],
-    ['collection editor', async () => { await page.keyboard.press('Escape'); await button('Edit collection').click(); await page.getByRole('dialog', { name: 'Edit posts' }).waitFor(); }],
-    ['settings', async () => { await page.keyboard.press('Escape'); await page.getByRole('link', { name: 'Settings', exact: true }).click(); await heading('Settings').waitFor(); }],
-    ['logs', async () => { await page.getByRole('link', { name: 'Logs', exact: true }).click(); await heading('Logs').waitFor(); }],
-  ];
-  for (const [name, open] of screens) {
+  for (const [name, open] of MAIN_SCREENS) {
     await open();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `${name}: the page is ${overflow}px wider than the window`);
@@ -602,19 +606,11 @@ async function accessibilityViolations() {
 }
 
 test('the main screens pass axe-core WCAG 2 AA checks in both themes', async () => {
-  const screens = [
-    ['records', async () => { await page.getByRole('link', { name: 'posts', exact: true }).click(); await page.locator('tbody tr').first().waitFor(); }],
-    ['record form', async () => { await button('New record').first().click(); await page.getByRole('dialog', { name: 'New posts record' }).waitFor(); }],
-    ['collection editor', async () => { await page.keyboard.press('Escape'); await button('Edit collection').click(); await page.getByRole('dialog', { name: 'Edit posts' }).waitFor(); }],
-    ['settings', async () => { await page.keyboard.press('Escape'); await page.getByRole('link', { name: 'Settings', exact: true }).click(); await heading('Settings').waitFor(); }],
-    ['logs', async () => { await page.getByRole('link', { name: 'Logs', exact: true }).click(); await heading('Logs').waitFor(); }],
-    ['backups', async () => { await page.getByRole('link', { name: 'Backups', exact: true }).click(); await heading('Backups').waitFor(); }],
-  ];
   const found = [];
   for (const theme of ['light', 'dark']) {
     await page.evaluate((t) => localStorage.setItem('keelbase.dashboard.theme', t), theme);
     await page.reload();
-    for (const [name, open] of screens) {
+    for (const [name, open] of MAIN_SCREENS) {
       await open();
       const { passed, violations } = await accessibilityViolations();
       // The checks ran: labels and contrast were among what passed.
