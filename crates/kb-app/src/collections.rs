@@ -742,15 +742,11 @@ fn view_field(schema: &Schema, column: &ViewColumn, old: Option<&Collection>) ->
         .as_ref()
         .and_then(|(table, col)| schema.by_name(table).and_then(|c| c.field(col)).cloned());
     let mut field = match source {
+        // A clone of the source field, as PocketBase makes it: kind, options and the
+        // system and hidden flags stay (an autodate stays an autodate, a password stays a
+        // password, and so never shows).
         Some(mut field) => {
             field.name = column.name.clone();
-            field.system = false;
-            field.kind = match field.kind {
-                FieldKind::Autodate(_) | FieldKind::Password(_) => {
-                    FieldKind::Text(TextOptions::default())
-                }
-                kind => kind,
-            };
             field
         }
         None if column.is_count => Field::new(

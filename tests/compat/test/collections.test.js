@@ -634,3 +634,34 @@ describe('view query dry run', () => {
     await expectError(guestClient().collections.dryRunViewQuery('SELECT id FROM users'), 401);
   });
 });
+
+describe('view field inference', () => {
+  test('fields selected from a collection keep their type and flags (autodate, password, system)', async () => {
+    const pb = await suClient();
+    const name = uniqName('vusers');
+    const view = await pb.collections.create({
+      name, type: 'view', listRule: '', viewRule: '',
+      viewQuery: 'SELECT id, email, name, created, updated, password FROM users',
+    });
+    try {
+      assert.deepEqual(view.fields.map((f) => [f.name, f.type, f.system]), [
+        ['id', 'text', true], ['email', 'email', true], ['name', 'text', false],
+        ['created', 'autodate', false], ['updated', 'autodate', false], ['password', 'password', true],
+      ]);
+      assert.equal(field(view, 'created').onCreate, true);
+      assert.equal(field(view, 'updated').onUpdate, true);
+      assert.equal(field(view, 'password').hidden, true);
+      const user = await pb.collection('users').create({ email: `${name}@example.com`, password: 'password123', passwordConfirm: 'password123', name: 'Viewed' });
+      const record = await pb.collection(name).getOne(user.id);
+      assert.match(record.created, DATETIME_RE);
+      // The hash never shows: empty for superusers, left out (hidden) for everyone else.
+      assert.equal(record.password, '');
+      const seen = await guestClient().collection(name).getOne(user.id);
+      assert.equal('password' in seen, false);
+      assert.equal(seen.name, 'Viewed');
+      await pb.collection('users').delete(user.id);
+    } finally {
+      await pb.collections.delete(view.id);
+    }
+  });
+});
