@@ -49,6 +49,16 @@ fn is_empty_value(term: &Term) -> bool {
     ) || matches!(term, Term::Param(ParamSource::Value(PlanValue::Text(t))) if t.is_empty())
 }
 
+/// A bound value known, when the statement is rendered, not to be NULL: a filter's literal
+/// or a date macro.
+fn is_known_value(term: &Term) -> bool {
+    match term {
+        Term::Param(ParamSource::Value(value)) => !matches!(value, PlanValue::Null),
+        Term::Param(ParamSource::Macro(_)) => true,
+        _ => false,
+    }
+}
+
 /// Whether the operand types of a comparison are known only when it runs: a side is a
 /// value taken out of JSON, or both sides are bound values.
 fn runtime_typed(left: &Term, right: &Term) -> bool {
@@ -204,6 +214,13 @@ impl<'d> Renderer<'d> {
                     let other = if empty_left { right } else { left };
                     let x = self.sub(|r| r.term(other));
                     d.is_empty(negated, &x, &mut self.sql);
+                } else if !negated && (is_known_value(left) || is_known_value(right)) {
+                    // Against a value that is never NULL, plain `=` is the null-safe
+                    // comparison, and PostgreSQL's generic plans can use an index for it
+                    // (the null-safe form made them scan every match and sort).
+                    self.term(left);
+                    self.push(" = ");
+                    self.term(right);
                 } else {
                     let l = self.sub(|r| r.term(left));
                     let r = self.sub(|r| r.term(right));

@@ -40,6 +40,10 @@ fn schema() -> Schema {
 }
 
 fn render(filter: &str) -> (String, Vec<Param>) {
+    render_in(&Sqlite, filter)
+}
+
+fn render_in(dialect: &dyn kb_store::dialect::Dialect, filter: &str) -> (String, Vec<Param>) {
     let schema = schema();
     let posts = schema.by_name("posts").unwrap();
     let expr = kb_filter::parse_filter(filter).unwrap().unwrap();
@@ -50,7 +54,7 @@ fn render(filter: &str) -> (String, Vec<Param>) {
         respect_list_rules: false,
     };
     let plan = resolve_filter(&expr, &schema, posts, &options).unwrap();
-    let statement = select_records(&Sqlite, posts, &[&plan], &[], None, 0);
+    let statement = select_records(dialect, posts, &[&plan], &[], None, 0);
     let where_at = statement.sql.find(" WHERE ").unwrap();
     (statement.sql[where_at + 7..].to_owned(), statement.params)
 }
@@ -62,7 +66,7 @@ fn text(value: &str) -> Param {
 #[test]
 fn plain_comparisons_bind_every_value() {
     let (sql, params) = render("title = 'x' && views > 10");
-    assert_eq!(sql, r#"(("_r0"."title" IS ?1) AND ("_r0"."views" > ?2))"#);
+    assert_eq!(sql, r#"(("_r0"."title" = ?1) AND ("_r0"."views" > ?2))"#);
     assert_eq!(
         params,
         vec![
@@ -98,7 +102,7 @@ fn relation_paths_join_once_per_path() {
         sql,
         concat!(
             r#"EXISTS (SELECT 1 FROM (SELECT 1) AS "_d" LEFT JOIN "users" AS "_r1" ON "_r1"."id" = "_r0"."author" "#,
-            r#"WHERE (("_r1"."name" IS ?1) AND (("_r1"."id" != '' AND "_r1"."id" IS NOT NULL))))"#
+            r#"WHERE (("_r1"."name" = ?1) AND (("_r1"."id" != '' AND "_r1"."id" IS NOT NULL))))"#
         )
     );
 }
@@ -126,7 +130,7 @@ fn json_paths_are_bound_parameters() {
     let (sql, params) = render("meta.a.0 = 1");
     assert_eq!(
         sql,
-        r#"((CASE WHEN json_valid("_r0"."meta") THEN json_extract("_r0"."meta", ?1) END) IS ?2)"#
+        r#"((CASE WHEN json_valid("_r0"."meta") THEN json_extract("_r0"."meta", ?1) END) = ?2)"#
     );
     assert_eq!(
         params[0],
@@ -137,6 +141,24 @@ fn json_paths_are_bound_parameters() {
 #[test]
 fn injection_attempts_stay_values() {
     let (sql, params) = render(r#"title = "x'; DROP TABLE posts; --""#);
-    assert_eq!(sql, r#"("_r0"."title" IS ?1)"#);
+    assert_eq!(sql, r#"("_r0"."title" = ?1)"#);
     assert_eq!(params, vec![text("x'; DROP TABLE posts; --")]);
+}
+
+#[test]
+fn equality_with_a_literal_is_plain_so_postgres_generic_plans_use_indexes() {
+    use kb_store::postgres::Postgres;
+    // A literal (or a date macro) is never NULL: plain `=` is null-safe against it.
+    let (sql, _) = render_in(&Postgres, "title = 'x'");
+    assert_eq!(sql, r#"("_r0"."title" = $1)"#);
+    let (sql, _) = render_in(&Postgres, "'x' = title");
+    assert_eq!(sql, r#"($1 = "_r0"."title")"#);
+    // A request value may be NULL (a guest's auth id): the null-safe form stays.
+    let (sql, _) = render_in(&Postgres, "title = @request.auth.id");
+    assert!(sql.contains("IS NULL AND"), "{sql}");
+    let (sql, _) = render("title = @request.auth.id");
+    assert!(sql.contains(" IS ?1"), "{sql}");
+    // Inequality keeps its null-safe form on both.
+    let (sql, _) = render_in(&Postgres, "title != 'x'");
+    assert!(sql.contains("IS DISTINCT FROM"), "{sql}");
 }
