@@ -653,9 +653,10 @@ pub fn create_index(dialect: &dyn Dialect, collection: &Collection, index: &Inde
             sql.push_str(", ");
         }
         dialect.index_column(&column.name, column.collation, &mut sql);
-        if column.descending {
-            sql.push_str(" DESC");
-        }
+        // The same direction (NULL placement included) as the ORDER BY the renderer writes,
+        // so a sort on the indexed columns reads the index forwards or backwards instead of
+        // sorting every match (PostgreSQL's default NULL placement is the opposite).
+        dialect.sort_direction(column.descending, &mut sql);
     }
     sql.push(')');
     if let Some(condition) = &index.where_clause {

@@ -2204,3 +2204,52 @@ async fn a_view_query_is_tried_without_keeping_anything() {
         401
     );
 }
+
+#[tokio::test]
+async fn a_sorted_page_reads_the_index_instead_of_sorting_every_match() {
+    let app = TestApp::spawn().await;
+    app.create_collection(&json!({
+        "name": "msgs", "type": "base",
+        "fields": [{"name": "room", "type": "text"}, {"name": "seq", "type": "number"}],
+        "indexes": ["CREATE INDEX idx_msgs_room_seq ON msgs (room, seq)"],
+    }))
+    .await;
+    // The renderer's ORDER BY, as a list with `filter=room='r1'&sort=-seq` sends it.
+    let page = |direction: &str| {
+        format!(
+            r#"SELECT "id" FROM "msgs" WHERE "room" = 'r1' ORDER BY "seq" {direction} LIMIT 20"#
+        )
+    };
+    let db = app.db();
+    match app.backend() {
+        Backend::Postgres => {
+            db.rows(
+                r#"INSERT INTO "msgs" ("id", "room", "seq") SELECT 'id' || g, 'r' || (g % 10), g FROM generate_series(1, 20000) g"#,
+                &[],
+            );
+            db.rows(r#"ANALYZE "msgs""#, &[]);
+            for direction in ["DESC NULLS LAST", "ASC NULLS FIRST"] {
+                let plan = db
+                    .column(&format!("EXPLAIN {}", page(direction)), &[])
+                    .join("\n");
+                assert!(plan.contains("Index Scan"), "{direction}: {plan}");
+                assert!(!plan.contains("Sort"), "{direction} needs no sort: {plan}");
+            }
+        }
+        Backend::Sqlite => {
+            for direction in ["DESC", "ASC"] {
+                let plan = db
+                    .rows(&format!("EXPLAIN QUERY PLAN {}", page(direction)), &[])
+                    .into_iter()
+                    .map(|row| row.into_iter().flatten().collect::<Vec<_>>().join(" "))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                assert!(plan.contains("idx_msgs_room_seq"), "{plan}");
+                assert!(
+                    !plan.contains("TEMP B-TREE"),
+                    "{direction} needs no sort: {plan}"
+                );
+            }
+        }
+    }
+}
