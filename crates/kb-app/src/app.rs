@@ -373,8 +373,18 @@ impl App {
 /// Point the file storage at S3 or local disk as the settings say. A failure (an endpoint
 /// no client can be made for) keeps the previous backend; the settings test reports why.
 fn configure_files(files: &kb_files::FileStorage, settings: &Settings) {
-    if let Err(error) = files.configure(&settings.s3) {
-        tracing::error!(%error, "cannot use the S3 settings for file storage");
+    configure_storage(files, &settings.s3, "file storage");
+}
+
+/// Point `storage` (record files, or backups: `purpose`) at the S3 bucket `s3` describes, or
+/// at local disk when it is off; on failure the previous backend stays and the error is logged.
+pub(crate) fn configure_storage(
+    storage: &kb_files::FileStorage,
+    s3: &kb_core::settings::S3Settings,
+    purpose: &str,
+) {
+    if let Err(error) = storage.configure(s3) {
+        tracing::error!(%error, purpose, "cannot use the S3 settings");
     }
 }
 

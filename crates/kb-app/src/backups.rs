@@ -26,6 +26,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 use zip::write::SimpleFileOptions;
 
+use crate::error::{LOAD_ERROR, VALIDATION_ERROR};
 use crate::{App, AppError, AppResult, Requester, ServedFile, UploadedFile};
 
 /// Where things live in a data directory (the server opens the same paths).
@@ -55,7 +56,6 @@ const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
 const BUSY: &str = "Try again later - another backup/restore operation has already been started.";
 const NOT_AVAILABLE: &str = "Backups copy the SQLite data directory; this server keeps its records in \
      PostgreSQL, so back it up with PostgreSQL's tools (pg_dump) and the files with their storage's.";
-const VALIDATION: &str = "An error occurred while validating the submitted data.";
 
 /// The backups of one data directory, and the one operation that may run on them.
 #[derive(Default)]
@@ -131,9 +131,18 @@ impl Backups {
 }
 
 fn configure(storage: &FileStorage, settings: &Settings) {
-    if let Err(error) = storage.configure(&settings.backups.s3) {
-        tracing::error!(%error, "cannot use the S3 settings for backups");
-    }
+    crate::app::configure_storage(storage, &settings.backups.s3, "backups");
+}
+
+/// The stored backups whose keys `wanted` accepts, newest first.
+async fn newest_first(
+    storage: &FileStorage,
+    wanted: impl Fn(&str) -> bool,
+) -> AppResult<Vec<(String, kb_files::FileInfo)>> {
+    let mut listed = storage.list_top_level().await.map_err(storage_error)?;
+    listed.retain(|(key, _)| wanted(key));
+    listed.sort_by_key(|(_, info)| std::cmp::Reverse(info.last_modified));
+    Ok(listed)
 }
 
 fn storage_error(error: FileError) -> AppError {
@@ -146,14 +155,14 @@ fn io_error(error: io::Error) -> AppError {
 
 fn name_error(code: &str, message: &str) -> AppError {
     AppError::invalid(
-        VALIDATION,
+        VALIDATION_ERROR,
         ValidationErrors::single("name", FieldError::new(code, message)),
     )
 }
 
 fn file_error(code: &str, message: String) -> AppError {
     AppError::invalid(
-        VALIDATION,
+        VALIDATION_ERROR,
         ValidationErrors::single("file", FieldError::new(code, message)),
     )
 }
@@ -198,14 +207,8 @@ impl App {
     pub async fn list_backups(&self, requester: &Requester) -> AppResult<Value> {
         crate::collections::require_superuser(requester)?;
         let place = self.backups.place()?;
-        let mut listed = place
-            .storage
-            .list_top_level()
-            .await
-            .map_err(storage_error)?;
-        listed.retain(|(key, _)| is_backup_key(key));
-        listed.sort_by_key(|(_, info)| std::cmp::Reverse(info.last_modified));
-        Ok(listed
+        Ok(newest_first(&place.storage, is_backup_key)
+            .await?
             .into_iter()
             .map(|(key, info)| {
                 let modified = jiff::Timestamp::try_from(info.last_modified)
@@ -226,18 +229,11 @@ impl App {
         crate::collections::require_superuser(requester)?;
         let place = self.backups.place()?;
         let name = match body.get("name") {
-            None | Some(Value::Null) => {
+            Some(Value::String(name)) if !name.is_empty() => name.clone(),
+            None | Some(Value::Null | Value::String(_)) => {
                 default_name(&self.settings().meta.app_name, jiff::Timestamp::now())
             }
-            Some(Value::String(name)) if name.is_empty() => {
-                default_name(&self.settings().meta.app_name, jiff::Timestamp::now())
-            }
-            Some(Value::String(name)) => name.clone(),
-            Some(_) => {
-                return Err(AppError::bad_request(
-                    "An error occurred while loading the submitted data.",
-                ));
-            }
+            Some(_) => return Err(AppError::bad_request(LOAD_ERROR)),
         };
         if !is_valid_new_name(&name) {
             return Err(name_error(
@@ -296,39 +292,32 @@ impl App {
         if keep == 0 {
             return Ok(());
         }
-        let mut automatic = place
-            .storage
-            .list_top_level()
-            .await
-            .map_err(storage_error)?;
-        automatic.retain(|(key, _)| key.starts_with(AUTO_PREFIX));
-        automatic.sort_by_key(|(_, info)| std::cmp::Reverse(info.last_modified));
+        let automatic = newest_first(&place.storage, |key| key.starts_with(AUTO_PREFIX)).await?;
         for (key, _) in automatic.into_iter().skip(keep) {
             place.storage.delete(&key).await.map_err(storage_error)?;
         }
         Ok(())
     }
 
+    /// The automatic backup's schedule, when this server makes backups and one is set.
+    fn auto_backup_schedule(&self) -> Option<String> {
+        let cron = &self.settings().backups.cron;
+        (self.backups.place.get().is_some() && !cron.is_empty()).then(|| cron.clone())
+    }
+
     /// `GET /api/crons`: the scheduled jobs; here only the automatic backup, when it is on.
     pub fn cron_jobs(&self, requester: &Requester) -> AppResult<Value> {
         crate::collections::require_superuser(requester)?;
-        let cron = &self.settings().backups.cron;
-        let jobs = if self.backups.place.get().is_some() && !cron.is_empty() {
-            vec![json!({"id": AUTO_BACKUP_JOB, "expression": cron})]
-        } else {
-            Vec::new()
-        };
-        Ok(Value::Array(jobs))
+        let jobs = self
+            .auto_backup_schedule()
+            .map(|cron| json!({"id": AUTO_BACKUP_JOB, "expression": cron}));
+        Ok(Value::Array(jobs.into_iter().collect()))
     }
 
     /// `POST /api/crons/{id}`: start a job now, in the background.
     pub fn run_cron_job(self: &Arc<Self>, requester: &Requester, id: &str) -> AppResult<()> {
         crate::collections::require_superuser(requester)?;
-        let listed = self.cron_jobs(requester)?;
-        if !listed
-            .as_array()
-            .is_some_and(|jobs| jobs.iter().any(|job| job["id"] == id))
-        {
+        if id != AUTO_BACKUP_JOB || self.auto_backup_schedule().is_none() {
             return Err(AppError::NotFound("Missing or invalid cron job.".into()));
         }
         let app = self.clone();
@@ -350,7 +339,7 @@ impl App {
         let place = self.backups.place()?;
         let Some(file) = file else {
             return Err(AppError::invalid(
-                VALIDATION,
+                VALIDATION_ERROR,
                 ValidationErrors::single("file", FieldError::required()),
             ));
         };
@@ -447,8 +436,20 @@ impl App {
         }
         let _busy = self.backups.begin(key)?;
         let work = tempfile::TempDir::new_in(&place.data_dir).map_err(io_error)?;
-        let archive = work.path().join("archive.zip");
-        download(&place.storage, key, &archive).await?;
+        // On local disk the archive is read where it is (the busy mark keeps it from being
+        // deleted meanwhile); from S3 it is fetched first.
+        let archive = match place.storage.local_file(key).map_err(storage_error)? {
+            Some(path) => path,
+            None => {
+                let copy = work.path().join("archive.zip");
+                place
+                    .storage
+                    .copy_to_file(key, &copy)
+                    .await
+                    .map_err(storage_error)?;
+                copy
+            }
+        };
         let data_dir = place.data_dir.clone();
         tokio::task::spawn_blocking(move || prepare_restore(&archive, &data_dir))
             .await
@@ -488,19 +489,6 @@ async fn run_on_schedule(app: Weak<App>) {
             tracing::error!(%error, "the automatic backup failed");
         }
     }
-}
-
-/// Copy a stored backup to the local file `target`.
-async fn download(storage: &FileStorage, key: &str, target: &Path) -> AppResult<()> {
-    use futures::TryStreamExt;
-    use tokio::io::AsyncWriteExt;
-    let download = storage.get(key, None).await.map_err(storage_error)?;
-    let mut file = tokio::fs::File::create(target).await.map_err(io_error)?;
-    let mut body = download.body;
-    while let Some(chunk) = body.try_next().await.map_err(storage_error)? {
-        file.write_all(&chunk).await.map_err(io_error)?;
-    }
-    file.sync_all().await.map_err(io_error)
 }
 
 /// Pack the database snapshots and every file under `storage_root` (hidden entries, such as

@@ -8,13 +8,13 @@ use kb_core::collection::CollectionKind;
 use kb_core::field::{BoolOptions, FieldKind, JsonOptions, NumberOptions, TextOptions, id_field};
 use kb_core::id::{is_word, random_string};
 use kb_core::index::IndexDef;
-use kb_core::{Collection, Field, FieldError, Schema, ValidationErrors};
+use kb_core::{Collection, ErrorNode, Field, FieldError, Schema, ValidationErrors};
 use kb_query::{ResolveOptions, resolve_filter};
 use kb_store::{ListQuery, RequestInfo, SortSpec, ViewColumn};
 use serde_json::{Value, json};
 
 use crate::app::{App, Requester};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, LOAD_ERROR, VALIDATION_ERROR};
 use crate::records::{ListParams, Page, delete_cascading, listing_query};
 use crate::system;
 
@@ -197,23 +197,14 @@ impl App {
         let query = match body.get("query") {
             None | Some(Value::Null) => "",
             Some(Value::String(query)) => query.as_str(),
-            Some(_) => {
-                return Err(AppError::bad_request(
-                    "An error occurred while loading the submitted data.",
-                ));
-            }
+            Some(_) => return Err(AppError::bad_request(LOAD_ERROR)),
         };
         if query.trim().is_empty() {
             return Err(AppError::invalid(
-                "An error occurred while validating the submitted data.",
+                VALIDATION_ERROR,
                 ValidationErrors::single("query", FieldError::required()),
             ));
         }
-        let owned = query.to_owned();
-        self.store
-            .read(move |r| Ok::<_, AppError>(r.describe_view_query(&owned)))
-            .await?
-            .map_err(|e| AppError::bad_request(format!("Invalid view query. Raw error: \n{e}.")))?;
         let name = format!(
             "temp_view_{}",
             random_string(5, b"abcdefghijklmnopqrstuvwxyz0123456789")
@@ -224,26 +215,14 @@ impl App {
                 None,
                 false,
             )
-            .await?;
+            .await
+            .map_err(raw_view_error)?;
         let schema = self.schema();
         let mut collections: Vec<Collection> = schema.iter().map(|c| (**c).clone()).collect();
         collections.push(view.clone());
         let after = Schema::new(collections, schema.version + 1);
-        if let Err(errors) = validate_collection(&view, None, &after) {
-            // PocketBase reports the view query's problem (a missing id column) as raw text.
-            let errors = serde_json::to_value(&errors).unwrap_or_default();
-            let reason = errors["viewQuery"]["message"]
-                .as_str()
-                .map(|m| {
-                    m.trim_start_matches("Invalid query - ")
-                        .trim_end_matches('.')
-                        .to_owned()
-                })
-                .unwrap_or_else(|| errors.to_string());
-            return Err(AppError::bad_request(format!(
-                "Invalid view query. Raw error: \n{reason}."
-            )));
-        }
+        validate_collection(&view, None, &after)
+            .map_err(|e| raw_view_error(AppError::invalid("Failed to create collection.", e)))?;
         let temp = view.clone();
         let sampled = self
             .store
@@ -667,6 +646,24 @@ impl App {
             .iter()
             .map(|column| view_field(&schema, column, old))
             .collect())
+    }
+}
+
+/// A collection error about the view query, as PocketBase's dry run reports it: the raw
+/// reason as the message (`Invalid view query. Raw error: …`). Other errors stay as they are.
+fn raw_view_error(error: AppError) -> AppError {
+    let AppError::BadRequest { data, .. } = &error else {
+        return error;
+    };
+    match data.0.get("viewQuery") {
+        Some(ErrorNode::Leaf(field)) => {
+            let reason = field
+                .message
+                .trim_start_matches("Invalid query - ")
+                .trim_end_matches('.');
+            AppError::bad_request(format!("Invalid view query. Raw error: \n{reason}."))
+        }
+        _ => error,
     }
 }
 

@@ -34,6 +34,11 @@ pub enum AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// PocketBase's message for a body that is not the expected JSON shape.
+pub(crate) const LOAD_ERROR: &str = "An error occurred while loading the submitted data.";
+/// PocketBase's message for field errors of a request body.
+pub(crate) const VALIDATION_ERROR: &str = "An error occurred while validating the submitted data.";
+
 impl AppError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         AppError::BadRequest {

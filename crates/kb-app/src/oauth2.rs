@@ -14,13 +14,12 @@ use serde_json::{Map, Value, json};
 use crate::app::{App, RequestMeta, Requester, RuleKind, row_text as text};
 use crate::auth::{AuthResponse, equals, find_by};
 use crate::auth_alert::LoginOrigin;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, LOAD_ERROR};
 use crate::records::WriteRequest;
 use crate::system::{self, SUPERUSERS};
 use crate::uploads::{RecordBody, download_upload};
 
 const EXTERNAL_AUTHS: &str = "_externalAuths";
-const LOAD_ERROR: &str = "An error occurred while loading the submitted data.";
 /// Length of the random password a record signed up through OAuth2 gets.
 const RANDOM_PASSWORD_LENGTH: usize = 30;
 /// How long an avatar download may take before the sign-up goes on without it.
@@ -634,7 +633,6 @@ const APPLE_SECRET_MAX_SECONDS: i64 = 15_777_000;
 /// duration}`: the ES256 JWT Apple takes as the client secret, checked as PocketBase checks
 /// the input.
 pub fn apple_client_secret(body: &Map<String, Value>) -> AppResult<Value> {
-    const LOAD_ERROR: &str = "An error occurred while loading the submitted data.";
     let string_field = |key: &str| match body.get(key) {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),

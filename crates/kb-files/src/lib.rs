@@ -314,6 +314,26 @@ impl FileStorage {
             .collect())
     }
 
+    /// Where `key` lies on local disk, when the storage is local disk (it can then be read
+    /// in place, without a copy); `None` on S3.
+    pub fn local_file(&self, key: &str) -> Result<Option<PathBuf>, FileError> {
+        let path = key_path(key)?;
+        let on_disk = self.current.load().s3.is_none();
+        Ok(on_disk.then(|| self.local_root.join(path.as_ref())))
+    }
+
+    /// Copy `key` into the new local file `target`, streaming, and sync it.
+    pub async fn copy_to_file(&self, key: &str, target: &FsPath) -> Result<(), FileError> {
+        use tokio::io::AsyncWriteExt;
+        let local = |e: std::io::Error| FileError::Storage(e.to_string());
+        let mut body = self.get(key, None).await?.body;
+        let mut file = tokio::fs::File::create(target).await.map_err(local)?;
+        while let Some(chunk) = body.try_next().await? {
+            file.write_all(&chunk).await.map_err(local)?;
+        }
+        file.sync_all().await.map_err(local)
+    }
+
     /// Delete `key`; a missing file is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), FileError> {
         let path = key_path(key)?;

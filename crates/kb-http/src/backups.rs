@@ -11,13 +11,12 @@ use kb_app::App;
 
 use crate::error::ApiResult;
 use crate::files::{header_value, quoted_name, respond};
+use crate::handlers::LOAD_ERROR;
 use crate::request::{Auth, JsonBody, Params, read_body};
 use crate::response::{json_ok, no_content};
 use crate::upload::{FileParts, Multipart};
 
 type AppState = State<Arc<App>>;
-
-const LOAD_ERROR: &str = "An error occurred while loading the submitted data.";
 
 /// `GET /api/backups`.
 pub async fn list(

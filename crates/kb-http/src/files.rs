@@ -321,7 +321,7 @@ pub async fn test_s3(
     body: JsonBody,
 ) -> ApiResult<Response> {
     kb_app::require_superuser(&requester)?;
-    let body = body.object("An error occurred while loading the submitted data.")?;
+    let body = body.object(crate::handlers::LOAD_ERROR)?;
     app.test_s3(&requester, &body).await?;
     Ok(no_content())
 }

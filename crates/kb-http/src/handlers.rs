@@ -16,7 +16,8 @@ use crate::response::{json_ok, no_content};
 type AppState = State<Arc<App>>;
 
 const RECORD_BODY_ERROR: &str = "Something went wrong while processing your request.";
-const LOAD_ERROR: &str = "An error occurred while loading the submitted data.";
+/// PocketBase's message for a body that is not the expected JSON shape.
+pub(crate) const LOAD_ERROR: &str = "An error occurred while loading the submitted data.";
 const COLLECTION_BODY_ERROR: &str =
     "Failed to load the collection type data due to invalid formatting.";
 
@@ -371,7 +372,7 @@ pub async fn apple_client_secret(
     body: JsonBody,
 ) -> ApiResult<Response> {
     require_superuser(&requester)?;
-    let body = body.object("An error occurred while loading the submitted data.")?;
+    let body = body.object(LOAD_ERROR)?;
     json_ok(kb_app::apple_client_secret(&body)?, &params)
 }
 
@@ -383,7 +384,7 @@ pub async fn dry_run_view(
     body: JsonBody,
 ) -> ApiResult<Response> {
     require_superuser(&requester)?;
-    let body = body.object("An error occurred while loading the submitted data.")?;
+    let body = body.object(LOAD_ERROR)?;
     json_ok(app.dry_run_view(&body).await?, &params)
 }
 

@@ -89,18 +89,12 @@ fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<B
     .into_response()
 }
 
-/// Whether `path` is one of the sign-in endpoints of the `_superusers` collection (by name
-/// or id), which `superuserIPs` closes to other addresses as well.
-fn signs_in_a_superuser(app: &App, path: &str) -> bool {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let ["api", "collections", collection, action] = segments.as_slice() else {
-        return false;
-    };
-    action.starts_with("auth-with-")
-        && app
-            .schema()
-            .get(collection)
-            .is_some_and(|c| c.name == kb_app::system::SUPERUSERS)
+/// Whether the request is a sign-in to the `_superusers` collection (by name or id), which
+/// `superuserIPs` closes to other addresses as well.
+fn signs_in_a_superuser(app: &App, method: &Method, path: &str) -> bool {
+    action_of(app, method, path).is_some_and(|(collection, action)| {
+        collection == kb_app::system::SUPERUSERS && action.starts_with("authWith")
+    })
 }
 
 /// The record or auth action a path names, for `<collection>:<action>` labels.
@@ -153,9 +147,10 @@ async fn rate_limit(
         logged.set(&requester);
     }
     let client = ClientIp::resolve(&app, peer.ip(), request.headers());
-    if !app.settings().superuser_ips.is_empty()
-        && (requester.is_superuser() || signs_in_a_superuser(&app, request.uri().path()))
-        && !app.settings().superuser_ip_allowed(client.0)
+    let settings = app.settings();
+    if !settings.superuser_ip_allowed(client.0)
+        && (requester.is_superuser()
+            || signs_in_a_superuser(&app, request.method(), request.uri().path()))
     {
         return ApiError::new(
             StatusCode::FORBIDDEN,
@@ -164,7 +159,7 @@ async fn rate_limit(
         .into_response();
     }
     // Describing the request costs allocations; most servers run without limits.
-    if app.settings().rate_limits.enabled {
+    if settings.rate_limits.enabled {
         let target = RateTarget {
             method: request.method().as_str().to_owned(),
             path: request.uri().path().to_owned(),

@@ -81,10 +81,6 @@ async fn open(
     // Record files live under `<data dir>/storage` unless the settings choose S3.
     let files = kb_files::FileStorage::open_local(data_dir.join(layout::STORAGE_DIR))?;
     let app = App::open(Store::new(backend), Arc::new(files)).await?;
-    // Backups copy SQLite files; a PostgreSQL server has none to copy.
-    if postgres.is_none() {
-        kb_app::backups::Backups::attach(&app, data_dir)?;
-    }
     Ok((app, postgres))
 }
 
@@ -155,8 +151,10 @@ pub struct Server {
 impl Server {
     pub async fn build(config: Config) -> Result<Server, StartError> {
         let (app, postgres) = open(&config.data_dir, config.database_url.as_deref()).await?;
-        if let Some(postgres) = &postgres {
-            warn_about_local_files(&app, postgres).await;
+        match &postgres {
+            Some(postgres) => warn_about_local_files(&app, postgres).await,
+            // Backups copy SQLite files; a PostgreSQL server has none to copy.
+            None => backups::Backups::attach(&app, &config.data_dir)?,
         }
         // Logs go to their own database (PocketBase's auxiliary.db), so writing them never
         // contends with data writes.

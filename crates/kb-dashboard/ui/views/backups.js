@@ -2,6 +2,7 @@
 
 import { h, icon, replace } from '../lib/dom.js';
 import { api, url, ApiError } from '../lib/api.js';
+import { state } from '../lib/state.js';
 import { actionButton, confirmAction, emptyState, field, formatDate, openDialog, showErrors, toast, toastError } from '../lib/ui.js';
 
 /** "1.4 MB" and the like. */
@@ -68,7 +69,8 @@ export async function backupsView(target) {
   const upload = h('input', { type: 'file', accept: '.zip,application/zip', class: 'visually-hidden', 'aria-label': 'Upload a backup' });
 
   const download = async (key) => {
-    const { token } = await api.post('/api/files/token');
+    const token = await state.ensureFileToken();
+    if (!token) throw new ApiError(0, { message: 'No download token could be had; try again.' });
     const link = h('a', { href: url(`/api/backups/${encodeURIComponent(key)}`, { token }), download: key });
     document.body.append(link);
     link.click();

@@ -326,7 +326,7 @@ export async function recordsView(target, name) {
     pager,
   );
 
-  await ensureFileToken();
+  await state.ensureFileToken();
   await load();
 
   let reloadTimer;
@@ -345,14 +345,3 @@ export async function recordsView(target, name) {
   };
 }
 
-/** A file token lets <img> tags show protected files; it lasts a few minutes. */
-async function ensureFileToken() {
-  if (state.fileToken && Date.now() - state.fileTokenAt < 60_000) return;
-  try {
-    const { token } = await api.post('/api/files/token');
-    state.fileToken = token;
-    state.fileTokenAt = Date.now();
-  } catch {
-    state.fileToken = '';
-  }
-}

@@ -35,15 +35,7 @@ const SECTIONS = [
   {
     key: 's3',
     title: 'File storage (S3)',
-    inputs: [
-      ['s3.enabled', 'Store files in S3-compatible storage', 'bool'],
-      ['s3.bucket', 'Bucket', 'text'],
-      ['s3.region', 'Region', 'text'],
-      ['s3.endpoint', 'Endpoint', 'text'],
-      ['s3.accessKey', 'Access key', 'text'],
-      ['s3.secret', 'Secret', 'password', 'Left empty, the saved secret stays.'],
-      ['s3.forcePathStyle', 'Path-style addressing', 'bool'],
-    ],
+    inputs: s3Inputs('s3', 'Store files in S3-compatible storage'),
     test: s3Test('storage'),
   },
   {
@@ -52,13 +44,7 @@ const SECTIONS = [
     inputs: [
       ['backups.cron', 'Automatic backups (cron, UTC)', 'text', 'e.g. 0 3 * * * for every night at 3:00; empty turns them off.'],
       ['backups.cronMaxKeep', 'Automatic backups kept', 'number'],
-      ['backups.s3.enabled', 'Keep backups in S3-compatible storage', 'bool'],
-      ['backups.s3.bucket', 'Bucket', 'text'],
-      ['backups.s3.region', 'Region', 'text'],
-      ['backups.s3.endpoint', 'Endpoint', 'text'],
-      ['backups.s3.accessKey', 'Access key', 'text'],
-      ['backups.s3.secret', 'Secret', 'password', 'Left empty, the saved secret stays.'],
-      ['backups.s3.forcePathStyle', 'Path-style addressing', 'bool'],
+      ...s3Inputs('backups.s3', 'Keep backups in S3-compatible storage'),
     ],
     test: s3Test('backups'),
   },
@@ -107,6 +93,19 @@ const SECTIONS = [
     ],
   },
 ];
+
+/** The inputs of the S3 settings object at `path` (`s3` or `backups.s3`). */
+function s3Inputs(path, enableLabel) {
+  return [
+    [`${path}.enabled`, enableLabel, 'bool'],
+    [`${path}.bucket`, 'Bucket', 'text'],
+    [`${path}.region`, 'Region', 'text'],
+    [`${path}.endpoint`, 'Endpoint', 'text'],
+    [`${path}.accessKey`, 'Access key', 'text'],
+    [`${path}.secret`, 'Secret', 'password', 'Left empty, the saved secret stays.'],
+    [`${path}.forcePathStyle`, 'Path-style addressing', 'bool'],
+  ];
+}
 
 /** The "test the connection" action of the S3 settings of `filesystem` (storage or backups). */
 function s3Test(filesystem) {

@@ -183,8 +183,7 @@ async fn backups_are_created_listed_downloaded_and_deleted() {
 
     // Superusers only.
     assert_eq!(app.guest().get("/api/backups").await.0, 401);
-    let user = app
-        .su
+    app.su
         .create_record("users", &json!({"email": "u@example.com", "password": "1234567890", "passwordConfirm": "1234567890"}))
         .await;
     let (_, auth) = app
@@ -246,7 +245,6 @@ async fn backups_are_created_listed_downloaded_and_deleted() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["message"], "Invalid or already deleted backup file.");
     assert_eq!(keys(&backups(&app.su).await), vec![default.clone()]);
-    let _ = user;
 }
 
 #[tokio::test]
@@ -374,6 +372,7 @@ async fn a_restore_brings_back_the_records_and_files_of_the_archive() {
         [kept_id.as_str()],
         "the note deleted after the backup is back, the later one gone"
     );
+    assert_eq!(app.su.view("notes", &later_id, &[]).await.0, 404);
     let file = fetch(
         &app.guest(),
         &format!(
@@ -396,7 +395,6 @@ async fn a_restore_brings_back_the_records_and_files_of_the_archive() {
         .collect();
     assert_eq!(replaced.len(), 1);
     assert!(replaced[0].path().join("data.db").is_file());
-    let _ = later_id;
 }
 
 #[tokio::test]
@@ -628,6 +626,21 @@ async fn backups_can_be_kept_in_an_s3_bucket() {
     .await;
     assert_eq!(download.status, 200);
     assert!(entries(&download.bytes).contains(&"data.db".to_owned()));
+
+    // A restore from the bucket: fetched, checked, applied at the next start.
+    let (note_id, _) = notes_with_a_file(&app, "made after the backup").await;
+    let (status, body) = app
+        .su
+        .post_json("/api/backups/in_s3.zip/restore", &json!({}))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let app = TestApp::spawn_in(app.stop().await).await;
+    assert_eq!(
+        app.su.collection("notes").await.0,
+        404,
+        "{note_id}'s collection came later"
+    );
+
     assert_eq!(app.su.delete("/api/backups/in_s3.zip").await.0, 204);
     assert!(!s3_root.path().join("kept-backups/in_s3.zip").exists());
 }
